@@ -1,0 +1,81 @@
+// plyr: one binary, subcommands (product.md §8.1).
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "app/commands.hpp"
+#include "app/exit_codes.hpp"
+
+int main(int argc, char** argv) {
+    using namespace plyr::app;
+    CLI::App cli{"plyr — a music streaming platform on the AT Protocol", "plyr"};
+    cli.require_subcommand(1);
+    cli.set_help_all_flag("--help-all", "show help for every subcommand");
+
+    ServeOptions serve;
+    std::string host;
+    int port = -1;
+    int serve_workers = -1;
+    auto* serve_cmd = cli.add_subcommand("serve", "run the HTTP API, web app and (by default) in-process job workers");
+    serve_cmd->add_option("--host", host, "address to listen on (HOST)");
+    serve_cmd->add_option("--port", port, "TCP port (PORT; 0 = any free port)")->check(CLI::Range(0, 65535));
+    serve_cmd->add_option("--workers", serve_workers, "in-process job workers (WORKER_CONCURRENCY; 0 = none)")
+        ->check(CLI::Range(0, 1024));
+
+    WorkerOptions worker;
+    int concurrency = -1;
+    std::string types;
+    auto* worker_cmd = cli.add_subcommand("worker", "run job workers only (scale-out)");
+    worker_cmd->add_option("--concurrency", concurrency, "concurrent jobs (WORKER_CONCURRENCY)")
+        ->check(CLI::Range(1, 1024));
+    worker_cmd->add_option("--types", types, "comma list of job types to run (default: all)");
+
+    MigrateOptions migrate;
+    auto* migrate_cmd = cli.add_subcommand("migrate", "apply pending database migrations");
+    migrate_cmd->add_flag("--status", migrate.status, "list applied and pending migrations; change nothing");
+    migrate_cmd->add_flag("--dry-run", migrate.dry_run, "show what would be applied; change nothing");
+
+    auto* config_cmd = cli.add_subcommand("config", "configuration tools");
+    config_cmd->require_subcommand(1);
+    auto* check_cmd = config_cmd->add_subcommand("check", "validate the configuration and print it (secrets redacted)");
+    auto* docs_cmd = config_cmd->add_subcommand("docs", "print docs/configuration.md");
+    docs_cmd->group("");  // hidden: used to keep the docs in step with the code
+
+    auto* version_cmd = cli.add_subcommand("version", "print version, build and schema version");
+
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int code = cli.exit(e);
+        return code == 0 ? kExitOk : kExitUsage;
+    }
+
+    if (*serve_cmd) {
+        if (!host.empty()) serve.overrides["HOST"] = host;
+        if (port >= 0) serve.overrides["PORT"] = std::to_string(port);
+        if (serve_workers >= 0) {
+            serve.overrides["WORKER_CONCURRENCY"] = std::to_string(serve_workers);
+            serve.overrides["WORKER_IN_PROCESS"] = serve_workers == 0 ? "false" : "true";
+        }
+        return RunServe(serve);
+    }
+    if (*worker_cmd) {
+        if (concurrency > 0) worker.overrides["WORKER_CONCURRENCY"] = std::to_string(concurrency);
+        std::string item;
+        for (char c : types + ",") {
+            if (c == ',') {
+                if (!item.empty()) worker.types.push_back(item);
+                item.clear();
+            } else if (c != ' ') {
+                item += c;
+            }
+        }
+        return RunWorker(worker);
+    }
+    if (*migrate_cmd) return RunMigrate(migrate);
+    if (*check_cmd) return RunConfigCheck();
+    if (*docs_cmd) return RunConfigDocs();
+    if (*version_cmd) return RunVersion();
+    return kExitUsage;
+}
