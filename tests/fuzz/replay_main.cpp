@@ -1,0 +1,31 @@
+// Replay driver: runs a fuzz target over every file of its committed corpus, so ordinary ctest (gcc, ASan)
+// exercises the same inputs the clang/libFuzzer build explores.
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
+
+int main(int argc, char** argv) {
+    std::size_t count = 0;
+    for (int i = 1; i < argc; ++i) {
+        std::vector<std::filesystem::path> files;
+        if (std::filesystem::is_directory(argv[i])) {
+            for (const auto& entry : std::filesystem::directory_iterator(argv[i])) files.push_back(entry.path());
+        } else {
+            files.emplace_back(argv[i]);
+        }
+        for (const auto& file : files) {
+            std::ifstream in(file, std::ios::binary);
+            std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+            ++count;
+        }
+    }
+    std::printf("replayed %zu inputs\n", count);
+    return count > 0 ? 0 : 1;
+}
