@@ -39,6 +39,9 @@ struct Blob {
 // A bound parameter or a fetched cell.
 using Value = std::variant<std::nullptr_t, std::int64_t, double, std::string, Blob, bool>;
 
+// One fetched row. It refers to the column names of the Rows it came from: do not keep a Row (or a copy)
+// beyond that Rows. Accessors on a cell of the wrong kind (e.g. Int() on text that is not a number) are a
+// programming error and throw std::invalid_argument.
 class Row {
   public:
     Row(const std::vector<std::string>* columns, std::vector<Value> cells)
@@ -67,6 +70,7 @@ class Row {
     std::optional<std::string> OptText(std::string_view name) const { return OptText(Index(name)); }
 
   private:
+    friend class Rows;  // re-points columns_ when a Rows is moved
     const std::vector<std::string>* columns_;
     std::vector<Value> cells_;
 };

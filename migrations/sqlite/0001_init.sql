@@ -1,0 +1,4 @@
+-- 0001_init (SQLite): the baseline.
+-- schema_migrations is created by the migrator itself (src/storage/db/migrator.cpp), so this first
+-- migration has nothing to create; it exists so that both dialects start at version 1 and the
+-- "migrate an empty database" path runs a real file. Conventions for later files: docs/schema.md.
