@@ -158,6 +158,18 @@ TEST_P(DbTest, RoundTripsEveryValueType) {
     }
 }
 
+// docs/schema.md §1: CAST(... AS ...) types a parameter the statement leaves open, on both engines.
+TEST_P(DbTest, PortableCastsTypeOtherwiseUntypedParameters) {
+    auto rows = db_->ReadValue<Rows>([](Connection& c) {
+        return c.Query("SELECT CAST($1 AS BIGINT) AS n, CAST($2 AS TEXT) IS NULL AS missing, CAST($3 AS TEXT) AS t",
+                       {std::int64_t{41}, nullptr, std::string("x")});
+    });
+    ASSERT_TRUE(rows) << rows.error().ToString();
+    EXPECT_EQ(rows->front().at(0), Value(std::int64_t{41}));
+    EXPECT_TRUE(rows->front().Bool("missing"));
+    EXPECT_EQ(rows->front().Text("t"), "x");
+}
+
 TEST_P(DbTest, RowLooksUpColumnsByNameAndRejectsUnknownNames) {
     auto rows = db_->ReadValue<Rows>([](Connection& c) { return c.Query("SELECT 5 AS five, 'x' AS ex"); });
     ASSERT_TRUE(rows) << rows.error().ToString();
