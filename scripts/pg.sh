@@ -173,7 +173,9 @@ cmd_stop() {
 
 cmd_restart() {
     require_tools
-    is_ours && [[ -f "$data/PG_VERSION" && -f "$port_file" ]] || die "no cluster in $dir: run 'scripts/pg.sh start $dir' first"
+    if ! is_ours || [[ ! -f "$data/PG_VERSION" || ! -f "$port_file" ]]; then
+        die "no cluster in $dir: run 'scripts/pg.sh start $dir' first"
+    fi
     local port
     port=$(cat "$port_file")
     if is_running; then
@@ -184,7 +186,9 @@ cmd_restart() {
 }
 
 cmd_url() {
-    is_ours && [[ -f "$port_file" ]] && is_running || die "no running cluster in $dir"
+    if ! is_ours || [[ ! -f "$port_file" ]] || ! is_running; then
+        die "no running cluster in $dir"
+    fi
     print_url
 }
 

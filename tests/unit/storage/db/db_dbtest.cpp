@@ -727,11 +727,16 @@ TEST_P(PostgresOnlyTest, ConnectionLostAfterAStatementIsUnavailableAndTheNextCal
     EXPECT_EQ(*n, 0);
 }
 
-// Set PLYR_TEST_PG_RESTART to a command that restarts the server (scripts/pg.sh restart <dir>). It disturbs
-// every other test using that server: run it on its own (ctest -R Restart, or -j1).
+// Restarting the server disturbs every other test using it, so this runs only as the RUN_SERIAL ctest test
+// `storage_db_pg_restart_serial` (which sets PLYR_DB_RESTART_SERIAL=1), and only when PLYR_TEST_PG_RESTART
+// names a command that restarts the server (scripts/pg.sh restart <dir>).
 TEST_P(PostgresOnlyTest, RestartMidLifeNextCallSucceeds) {
     const char* restart = std::getenv("PLYR_TEST_PG_RESTART");
+    const char* serial = std::getenv("PLYR_DB_RESTART_SERIAL");
     if (restart == nullptr || *restart == '\0') GTEST_SKIP() << "PLYR_TEST_PG_RESTART is not set";
+    if (serial == nullptr || std::string_view(serial) != "1") {
+        GTEST_SKIP() << "runs as the serial ctest test storage_db_pg_restart_serial (PLYR_DB_RESTART_SERIAL=1)";
+    }
     Options options = temp().options();
     options.pool_size = 2;
     auto db = temp().Open(options);
