@@ -21,7 +21,8 @@ boost::json::object PublicConfigJson(const core::Config& config) {
     out["default_hidden_tags"] = std::move(hidden);
     // The containers the upload pipeline accepts (product.md §6.4); web-unsafe ones are transcoded.
     out["audio_formats"] = boost::json::array{"mp3", "wav", "flac", "m4a", "aiff", "ogg", "webm"};
-    out["labeler_did"] = config.labeler_did.empty() ? boost::json::value(nullptr) : boost::json::value(config.labeler_did);
+    out["labeler_did"] =
+        config.labeler_did.empty() ? boost::json::value(nullptr) : boost::json::value(config.labeler_did);
     boost::json::object features;
     features["teal"] = config.teal_enabled;
     // Reported as off until those integrations exist in this build (they arrive with later issues).
