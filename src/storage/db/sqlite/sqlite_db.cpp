@@ -2,10 +2,12 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <system_error>
@@ -159,6 +161,9 @@ class SqliteConnection final : public Connection {
         in_tx_ = false;
         RollbackIfActive();
     }
+
+    // The busy handler's budget for the next lock wait (Write spends what the writer mutex wait left over).
+    void SetBusyTimeout(int ms) { sqlite3_busy_timeout(db_, ms); }
 
     bool failed() const { return failed_; }
     bool InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
@@ -350,8 +355,11 @@ class SqliteConnection final : public Connection {
 };
 
 // Runs fn inside begin_sql … COMMIT; rolls back on error or exception (which is rethrown: it is the caller's).
-Status RunTransaction(SqliteConnection& conn, const char* begin_sql, const TxFn& fn) {
-    PLYR_TRY_STATUS(conn.Begin(begin_sql));
+// restore_busy_ms >= 0: the busy timeout to put back once BEGIN has its lock.
+Status RunTransaction(SqliteConnection& conn, const char* begin_sql, const TxFn& fn, int restore_busy_ms = -1) {
+    auto begun = conn.Begin(begin_sql);
+    if (restore_busy_ms >= 0) conn.SetBusyTimeout(restore_busy_ms);
+    if (!begun) return begun;
     Status result;
     try {
         result = fn(conn);
@@ -396,18 +404,24 @@ class SqliteDb final : public Db {
         if (tls_writing_db == this) {
             return Fail(ErrorCode::kInternal, "nested write transaction", "Write() called inside Write() on one Db");
         }
+        // One budget for both waits (this process's writer, then another process's write lock), so a Write
+        // gives up after busy_timeout_ms, not twice that.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.busy_timeout_ms);
         std::unique_lock lock(writer_mu_, std::defer_lock);
-        if (!lock.try_lock_for(std::chrono::milliseconds(options_.busy_timeout_ms))) {
+        if (!lock.try_lock_until(deadline)) {
             return Fail(ErrorCode::kBusy, "database is busy",
                         fmt::format("waited {} ms for the writer connection", options_.busy_timeout_ms));
         }
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        writer_->SetBusyTimeout(static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
         struct WritingMark {
             explicit WritingMark(const void* db) { tls_writing_db = db; }
             ~WritingMark() { tls_writing_db = nullptr; }
             WritingMark(const WritingMark&) = delete;
             WritingMark& operator=(const WritingMark&) = delete;
         } mark(this);
-        auto result = RunTransaction(*writer_, "BEGIN IMMEDIATE", fn);
+        auto result = RunTransaction(*writer_, "BEGIN IMMEDIATE", fn, options_.busy_timeout_ms);
         writer_->TrimCache();
         return result;
     }
