@@ -319,7 +319,7 @@ Result<std::pair<UniqueFd, FileInfo>> StaticSite::Open(std::string_view encoded_
     std::string_view real(buffer.data(), static_cast<std::size_t>(n));
     const std::string& root = root_.native();
     if (!(real.size() > root.size() && real.starts_with(root) && (root.back() == '/' || real[root.size()] == '/'))) {
-        return Fail(ErrorCode::kNotFound, "not found", "outside static root");
+        return Fail(ErrorCode::kPermissionDenied, "not found", "outside static root");
     }
     FileInfo info{static_cast<std::uint64_t>(st.st_size),
                   static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};

@@ -72,7 +72,8 @@ class StaticSite : public std::enable_shared_from_this<StaticSite> {
 
     const std::filesystem::path& root() const { return root_; }
     // Opens a file under the root (see the safe-join rules). Errors: kInvalidArgument (unsafe path),
-    // kNotFound (missing, not a regular file, or outside the root after symlinks).
+    // kNotFound (missing or not a regular file), kPermissionDenied (a symlink leads outside the root).
+    // Only kNotFound leads to the SPA fallback in Serve(); the others are 404 JSON.
     Result<std::pair<UniqueFd, FileInfo>> Open(std::string_view encoded_path) const;
 
     explicit StaticSite(std::filesystem::path canonical_root) : root_(std::move(canonical_root)) {}

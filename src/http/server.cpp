@@ -538,11 +538,10 @@ asio::awaitable<Outcome> Server::Impl::ServeOne(Connection& c) {
             } else if (ec && IsHttpParseError(ec)) {
                 response = ErrorResponse(400, "bad_request", "malformed request body");
                 handler = nullptr;
-            } else if (ec == beast::error::timeout) {
-                response = ErrorResponse(408, "request_timeout", "request body timed out");
-                handler = nullptr;
             } else if (ec) {
-                co_return Outcome{false, false};  // the client went away mid-body
+                // Body timeout (tcp_stream has already closed the socket) or the client went away.
+                if (ec == beast::error::timeout) log::Info("http_body_timeout", {{"remote", c.remote}});
+                co_return Outcome{false, false};
             } else {
                 request.body = std::move(body_parser.get().body());
                 body_pending = false;

@@ -226,7 +226,7 @@ TEST_F(StaticSiteTest, SymlinksInsideRootWorkButCannotEscapeIt) {
     EXPECT_TRUE(site_->Open("/alias.svg").has_value());
     auto escaped = site_->Open("/escape.txt");
     ASSERT_FALSE(escaped.has_value());
-    EXPECT_EQ(escaped.error().code, ErrorCode::kNotFound);
+    EXPECT_EQ(escaped.error().code, ErrorCode::kPermissionDenied);
 }
 
 TEST_F(StaticSiteTest, ImmutableAssetsGetLongCacheAndIndexGetsNoCache) {
@@ -260,10 +260,14 @@ TEST_F(StaticSiteTest, NonHtmlUnknownPathsAndApiPathsAre404Json) {
     EXPECT_EQ(site_->Serve(api).status, 404);
 }
 
-TEST_F(StaticSiteTest, TraversalIs404EvenForHtmlRequests) {
-    Request request = Get("/%2e%2e/secret.txt");
-    request.headers.Set("Accept", "text/html");
-    EXPECT_EQ(site_->Serve(request).status, 404);
+TEST_F(StaticSiteTest, TraversalAndEscapingSymlinksAre404EvenForHtmlRequests) {
+    for (const char* path : {"/%2e%2e/secret.txt", "/escape.txt"}) {
+        Request request = Get(path);
+        request.headers.Set("Accept", "text/html");
+        Response response = site_->Serve(request);
+        EXPECT_EQ(response.status, 404) << path;
+        EXPECT_FALSE(response.file.has_value()) << path;
+    }
 }
 
 TEST_F(StaticSiteTest, NonGetIs405) {
