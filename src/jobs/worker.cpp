@@ -23,6 +23,8 @@ struct JobContext::Shared {
     std::string lease_owner;
     std::atomic<std::int64_t> lease_until{0};
     std::atomic<bool> lost{false};
+    // Set once the handler returned: the runner is ending the lease itself, heartbeats leave the job alone.
+    std::atomic<bool> finishing{false};
 };
 
 namespace {
@@ -273,6 +275,7 @@ void WorkerPool::RunJob(ClaimedJob job) {
     }
     if (reg == nullptr || stopping_flag_.load()) {
         // Claimed while Stop() began (or, impossibly, a type without handler): give it back uncounted.
+        shared->finishing.store(true);
         auto st = WithRetries([&] { return Release(db_, job.id, job.lease_owner, clock_); });
         if (!st) log::Warn("job_release_failed", {{"job_id", job.id}, {"error", st.error().ToString()}});
         std::lock_guard lock(mu_);
@@ -296,6 +299,7 @@ void WorkerPool::RunJob(ClaimedJob job) {
         threw = true;
         log::Error("job_handler_threw", {{"job_id", ctx.id()}, {"type", ctx.type()}, {"what", "non-std exception"}});
     }
+    shared->finishing.store(true);
     Finish(ctx, outcome, threw);
 
     std::lock_guard lock(mu_);
@@ -411,12 +415,14 @@ void WorkerPool::HeartbeatAll() {
     }
     const auto lease = std::chrono::duration_cast<std::chrono::microseconds>(options_.lease);
     for (const auto& job : running) {
-        if (job->lost.load()) continue;
+        if (job->lost.load() || job->finishing.load()) continue;
         auto until = Heartbeat(db_, job->id, job->lease_owner, lease, clock_);
         if (until) {
             job->lease_until.store(*until);
             continue;
         }
+        // The runner completed or released the job while this heartbeat was on its way: not a loss.
+        if (job->finishing.load()) continue;
         if (until.error().code == ErrorCode::kConflict) {
             job->lost.store(true);
             log::Warn("job_lease_lost", {{"job_id", job->id}, {"type", job->type}, {"detail", "heartbeat refused"}});
