@@ -93,6 +93,14 @@ bool ExpectsContinue(const Request& request) {
     return expect && EqualsIgnoreCase(*expect, "100-continue");
 }
 
+// Label values must stay a small set: clients can send any token as a method.
+std::string MetricMethod(std::string_view method) {
+    for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+        if (method == known) return std::string(known);
+    }
+    return "OTHER";
+}
+
 Response InternalError(const std::string& request_id) {
     boost::json::object body;
     body["error"] = "internal_error";
@@ -216,7 +224,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     tcp::acceptor acceptor_;
     std::atomic<bool> stopping_{false};
     std::atomic<std::uint16_t> port_{0};
-    bool started_ = false;  // Start/Stop callers' thread only
+    std::atomic<bool> started_{false};
 
     std::mutex mutex_;
     std::condition_variable cv_;
@@ -231,7 +239,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
 };
 
 Result<std::uint16_t> Server::Impl::Start() {
-    if (started_) return Fail(ErrorCode::kInternal, "server already started");
+    if (started_ || stopping_) return Fail(ErrorCode::kInternal, "server already started or stopped");
     boost::system::error_code ec;
     tcp::endpoint endpoint;
     auto address = asio::ip::make_address(options_.host, ec);
@@ -408,7 +416,7 @@ void Server::Impl::Record(const Request& request, std::string_view route, int st
     }
     if (requests_ != nullptr) {
         std::string route_label(route);
-        requests_->WithLabels({request.method, route_label, std::to_string(status)}).Inc();
+        requests_->WithLabels({MetricMethod(request.method), route_label, std::to_string(status)}).Inc();
         duration_->WithLabels({route_label}).Observe(seconds);
         bytes_->Inc(bytes);
     }

@@ -12,7 +12,8 @@
 //   idle keep-alive connections, lets in-flight requests finish and answers them with `Connection: close`,
 //   and at Options::shutdown_grace cancels what is left (the handler coroutine receives a terminal
 //   cancellation, the socket is closed). It returns when every connection coroutine has ended (or after a
-//   further 2 s, logged as http_stop_incomplete). Idempotent; the destructor calls it.
+//   further 2 s, logged as http_stop_incomplete). Idempotent; the destructor calls it. A stopped server
+//   cannot be started again.
 //
 // Per request
 // - The head must arrive within header_timeout (slowloris cut), larger than max_header_bytes → 431; a
@@ -21,7 +22,8 @@
 // - Body: Content-Length above the route's limit (RouteSpec::body_limit, else max_body_bytes) → 413
 //   payload_too_large before reading it; a chunked body crossing the limit → 413 when it does; the
 //   connection then closes (after draining briefly so the client can read the answer). The body must
-//   arrive within body_timeout. `Expect: 100-continue` is answered when the body is actually wanted.
+//   arrive within body_timeout, else the connection is closed without an answer (Beast's stream timeout
+//   closes the socket). `Expect: 100-continue` is answered when the body is actually wanted.
 //   stream_body routes get Request::body_reader instead of a buffered body.
 // - Unknown paths under kApiPrefixes → 404 not_found; other unknown paths → the router's fallback
 //   (else 404); wrong method → 405 with Allow; OPTIONS preflight → 204 (CORS); plain OPTIONS on a known

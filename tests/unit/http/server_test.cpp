@@ -221,8 +221,8 @@ TEST_F(ServerTest, CorsPreflightAndSecurityHeadersOnEveryResponse) {
     options.security.hsts = true;
     StartServer(BasicRouter(), options);
 
-    auto preflight = Fetch(RequestText("OPTIONS", "/tracks/1",
-                                       {"Origin: https://plyr.example", "Access-Control-Request-Method: DELETE"}));
+    auto preflight = Fetch(
+        RequestText("OPTIONS", "/tracks/1", {"Origin: https://plyr.example", "Access-Control-Request-Method: DELETE"}));
     ASSERT_TRUE(preflight);
     EXPECT_EQ(preflight->status, 204);
     EXPECT_EQ(preflight->Header("Access-Control-Allow-Origin"), "https://plyr.example");
@@ -255,7 +255,8 @@ TEST_F(ServerTest, JsonBodyIsParsedAndErrorsHaveProductShape) {
     auto invalid = Fetch(RequestText("POST", "/echo", {"Content-Type: application/json"}, "{nope"));
     ASSERT_TRUE(invalid);
     EXPECT_EQ(invalid->status, 400);
-    EXPECT_EQ(invalid->body, R"({"error":"invalid_json","message":"request body is not valid json","detail":"invalid_json"})");
+    EXPECT_EQ(invalid->body,
+              R"({"error":"invalid_json","message":"request body is not valid json","detail":"invalid_json"})");
 
     auto wrong_type = Fetch(RequestText("POST", "/echo", {"Content-Type: text/plain"}, "{}"));
     ASSERT_TRUE(wrong_type);
@@ -266,8 +267,8 @@ TEST_F(ServerTest, JsonBodyOverTheDefaultLimitIs413) {
     StartServer(BasicRouter());
     std::string big(5 * 1024 * 1024, ' ');
     TestConnection connection(port_);
-    ASSERT_TRUE(connection.Send(RequestText("POST", "/echo", {"Content-Type: application/json",
-                                                              "Content-Length: " + std::to_string(big.size())})));
+    ASSERT_TRUE(connection.Send(RequestText(
+        "POST", "/echo", {"Content-Type: application/json", "Content-Length: " + std::to_string(big.size())})));
     auto response = connection.ReadResponse();
     ASSERT_TRUE(response);
     EXPECT_EQ(response->status, 413);
@@ -279,8 +280,8 @@ TEST_F(ServerTest, FiveGigabyteContentLengthIs413BeforeReadingTheBody) {
     StartServer(BasicRouter());
     TestConnection connection(port_);
     auto started = std::chrono::steady_clock::now();
-    ASSERT_TRUE(connection.Send(RequestText("POST", "/small", {"Content-Type: application/json",
-                                                               "Content-Length: 5368709120"})));
+    ASSERT_TRUE(connection.Send(
+        RequestText("POST", "/small", {"Content-Type: application/json", "Content-Length: 5368709120"})));
     auto response = connection.ReadResponse(false, 2s);
     ASSERT_TRUE(response);
     EXPECT_EQ(response->status, 413);
@@ -293,8 +294,9 @@ TEST_F(ServerTest, ChunkedBodyCrossingTheRouteLimitIs413AndCloses) {
     StartServer(BasicRouter());
     TestConnection connection(port_);
     std::string chunk(600, 'x');
-    std::string text = "POST /small HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                       "Transfer-Encoding: chunked\r\n\r\n";
+    std::string text =
+        "POST /small HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n";
     for (int i = 0; i < 2; ++i) text += "258\r\n" + chunk + "\r\n";  // 2 × 600 bytes > 1024
     ASSERT_TRUE(connection.Send(text));
     auto response = connection.ReadResponse();
@@ -306,8 +308,9 @@ TEST_F(ServerTest, ChunkedBodyCrossingTheRouteLimitIs413AndCloses) {
 TEST_F(ServerTest, ExpectContinueIsAnsweredBeforeTheBody) {
     StartServer(BasicRouter());
     TestConnection connection(port_);
-    ASSERT_TRUE(connection.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                                "Content-Length: 7\r\nExpect: 100-continue\r\n\r\n"));
+    ASSERT_TRUE(
+        connection.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 7\r\nExpect: 100-continue\r\n\r\n"));
     auto interim = connection.ReadResponse();
     ASSERT_TRUE(interim);
     EXPECT_EQ(interim->status, 100);
@@ -436,8 +439,9 @@ TEST_F(ServerTest, BodyThatStopsArrivingIsCutAfterTheBodyTimeout) {
     options.body_timeout = 300ms;
     StartServer(BasicRouter(), options);
     TestConnection connection(port_);
-    ASSERT_TRUE(connection.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                                "Content-Length: 100\r\n\r\n{\"a\":"));
+    ASSERT_TRUE(
+        connection.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 100\r\n\r\n{\"a\":"));
     auto started = std::chrono::steady_clock::now();
     EXPECT_TRUE(connection.WaitClosed(3s));
     auto elapsed = std::chrono::steady_clock::now() - started;
@@ -521,8 +525,8 @@ TEST_F(ServerTest, GracefulStopFinishesInFlightRequestClosesIdleAndRefusesNew) {
     bool refused = false;
     while (!refused && std::chrono::steady_clock::now() - stop_started < 1s) {
         TestConnection late(port_);
-        refused = !late.connected() || (late.Send(RequestText("GET", "/health")) && late.WaitClosed(200ms) &&
-                                        late.buffered().empty());
+        refused = !late.connected() ||
+                  (late.Send(RequestText("GET", "/health")) && late.WaitClosed(200ms) && late.buffered().empty());
     }
     EXPECT_TRUE(refused);
 
@@ -559,6 +563,11 @@ TEST_F(ServerTest, RecordsPrometheusMetrics) {
         ASSERT_TRUE(connection.Send(RequestText("GET", path)));
         ASSERT_TRUE(connection.ReadResponse());
     }
+    // Unknown methods share one label value so clients cannot grow the series set.
+    ASSERT_TRUE(connection.Send(RequestText("BREW", "/tracks/1")));
+    auto brew = connection.ReadResponse();
+    ASSERT_TRUE(brew);
+    EXPECT_EQ(brew->status, 405);
     // Metrics are recorded after the response is written; the next exchange on the connection orders it.
     ASSERT_TRUE(connection.Send(RequestText("GET", "/health")));
     ASSERT_TRUE(connection.ReadResponse());
@@ -568,6 +577,9 @@ TEST_F(ServerTest, RecordsPrometheusMetrics) {
         << text;
     EXPECT_NE(text.find("plyr_http_requests_total{method=\"GET\",route=\"(not_found)\",status=\"404\"} 1"),
               std::string::npos);
+    EXPECT_NE(text.find("plyr_http_requests_total{method=\"OTHER\",route=\"(method_not_allowed)\",status=\"405\"} 1"),
+              std::string::npos);
+    EXPECT_EQ(text.find("BREW"), std::string::npos);
     EXPECT_NE(text.find("plyr_http_request_duration_seconds_count{route=\"/tracks/{id}\"} 2"), std::string::npos);
     EXPECT_NE(text.find("plyr_http_connections_active 1"), std::string::npos);
     EXPECT_NE(text.find("plyr_http_response_bytes_total "), std::string::npos);
@@ -580,9 +592,9 @@ TEST_F(ServerTest, AccessLogLineHasFieldsButNoQueryOrCredentials) {
     StartServer(BasicRouter(), options);
     ::testing::internal::CaptureStderr();
     TestConnection connection(port_);
-    ASSERT_TRUE(connection.Send(RequestText("GET", "/tracks/5?token=supersecret",
-                                            {"Authorization: Bearer hunter2", "Cookie: session_id=cookiesecret",
-                                             "X-Request-Id: log-test"})));
+    ASSERT_TRUE(connection.Send(
+        RequestText("GET", "/tracks/5?token=supersecret",
+                    {"Authorization: Bearer hunter2", "Cookie: session_id=cookiesecret", "X-Request-Id: log-test"})));
     ASSERT_TRUE(connection.ReadResponse());
     ASSERT_TRUE(connection.Send(RequestText("GET", "/health")));  // orders the first request's log line
     ASSERT_TRUE(connection.ReadResponse());

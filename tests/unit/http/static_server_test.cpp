@@ -44,9 +44,12 @@ class StaticServerTest : public testing::ServerTest {
                                  co_return ServeFile(request, big_path, "audio/mpeg", "private, max-age=3600");
                              })
                         .has_value());
-        ASSERT_TRUE(router.Add("GET", "/health", [](Request&) -> boost::asio::awaitable<Response> {
-                              co_return JsonResponse(200, boost::json::object{{"ok", true}});
-                          }).has_value());
+        ASSERT_TRUE(router
+                        .Add("GET", "/health",
+                             [](Request&) -> boost::asio::awaitable<Response> {
+                                 co_return JsonResponse(200, boost::json::object{{"ok", true}});
+                             })
+                        .has_value());
         router.SetFallback((*site)->AsHandler());
         StartServer(std::move(router));
     }
@@ -116,8 +119,7 @@ TEST_F(StaticServerTest, ConditionalRequests) {
     EXPECT_TRUE(not_modified->body.empty());
     EXPECT_EQ(not_modified->Header("ETag"), etag);
 
-    auto stale_if_range =
-        Fetch(RequestText("GET", "/audio/x", {"Range: bytes=0-9", "If-Range: \"stale-etag\""}));
+    auto stale_if_range = Fetch(RequestText("GET", "/audio/x", {"Range: bytes=0-9", "If-Range: \"stale-etag\""}));
     ASSERT_TRUE(stale_if_range);
     EXPECT_EQ(stale_if_range->status, 200);
     EXPECT_EQ(stale_if_range->body.size(), kBigSize);

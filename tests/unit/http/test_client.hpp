@@ -164,8 +164,8 @@ class TestConnection {
 };
 
 // "GET /x HTTP/1.1" plus Host and the given header lines.
-inline std::string RequestText(std::string_view method, std::string_view target,
-                               std::vector<std::string> headers = {}, std::string_view body = {}) {
+inline std::string RequestText(std::string_view method, std::string_view target, std::vector<std::string> headers = {},
+                               std::string_view body = {}) {
     std::string text = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: test\r\n";
     for (const auto& header : headers) text += header + "\r\n";
     if (!body.empty()) text += "Content-Length: " + std::to_string(body.size()) + "\r\n";
