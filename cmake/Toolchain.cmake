@@ -16,7 +16,7 @@ if(PLYR_SANITIZE)
 endif()
 # Asio and Beast are compiled once (src/net/asio_impl.cpp) instead of in every TU that includes them.
 target_compile_definitions(plyr_options INTERFACE BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION
-                                                  BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+                                                  BOOST_ASIO_NO_DEPRECATED)
 
 # plyr_module(name SOURCES ... DEPS ...): one CMake library per module folder.
 function(plyr_module name)
