@@ -93,6 +93,18 @@ bool ExpectsContinue(const Request& request) {
     return expect && EqualsIgnoreCase(*expect, "100-continue");
 }
 
+// Completion handlers of spawned coroutines: whatever escaped is logged, never dropped silently.
+void LogEscaped(std::string_view event, const std::exception_ptr& error) {
+    if (!error) return;
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        log::Warn(event, {{"error", e.what()}});
+    } catch (...) {
+        log::Warn(event, {{"error", "non-standard exception"}});
+    }
+}
+
 // Label values must stay a small set: clients can send any token as a method.
 std::string MetricMethod(std::string_view method) {
     for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
@@ -268,13 +280,7 @@ Result<std::uint16_t> Server::Impl::Start() {
     }
     auto self = shared_from_this();
     asio::co_spawn(strand_, AcceptLoop(), [self](std::exception_ptr error) {
-        if (error) {
-            try {
-                std::rethrow_exception(error);
-            } catch (const std::exception& e) {
-                log::Error("http_accept_loop_failed", {{"error", e.what()}});
-            }
-        }
+        LogEscaped("http_accept_loop_failed", error);
         {
             std::lock_guard lock(self->mutex_);
             self->accepting_ = false;
@@ -309,17 +315,20 @@ asio::awaitable<void> Server::Impl::AcceptLoop() {
         }
         auto executor = connection->stream.get_executor();
         if (refuse) {
-            asio::co_spawn(executor, Refuse(connection), [](std::exception_ptr) {});
+            asio::co_spawn(executor, Refuse(connection),
+                           [](std::exception_ptr error) { LogEscaped("http_refuse_failed", error); });
             continue;
         }
         if (active_ != nullptr) active_->Inc();
         auto slot = connection->cancel.slot();
-        asio::co_spawn(executor, RunConnection(connection),
-                       asio::bind_cancellation_slot(slot, [self, raw = connection.get(), executor](std::exception_ptr) {
-                           // Unregister after this handler returns: the coroutine machinery still uses the
-                           // connection's cancellation slot until then.
-                           asio::post(executor, [self, raw] { self->Unregister(raw); });
-                       }));
+        asio::co_spawn(
+            executor, RunConnection(connection),
+            asio::bind_cancellation_slot(slot, [self, raw = connection.get(), executor](std::exception_ptr error) {
+                LogEscaped("http_connection_failed", error);
+                // Unregister after this handler returns: the coroutine machinery still uses the
+                // connection's cancellation slot until then.
+                asio::post(executor, [self, raw] { self->Unregister(raw); });
+            }));
     }
 }
 
