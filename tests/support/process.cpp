@@ -294,6 +294,16 @@ bool WaitForHttp(int port, const std::string& path, std::chrono::milliseconds ti
     return false;
 }
 
+std::optional<std::string> FreshPostgresDatabase(const std::string& name) {
+    const char* base = std::getenv("PLYR_TEST_PG");
+    if (base == nullptr || *base == '\0') return std::nullopt;
+    std::string url(base);
+    RunProcess({"/usr/bin/psql", url, "-qc", "DROP DATABASE IF EXISTS " + name}, BaseEnv());
+    auto r = RunProcess({"/usr/bin/psql", url, "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE " + name}, BaseEnv());
+    if (r.exit_code != 0) return std::nullopt;
+    return url.substr(0, url.rfind('/') + 1) + name;
+}
+
 TempDir::TempDir() {
     std::string templ = (std::filesystem::temp_directory_path() / "plyr-test-XXXXXX").string();
     if (mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");

@@ -77,6 +77,10 @@ std::optional<HttpResponse> HttpRequest(int port, const std::string& method, con
 // Polls GET path until it answers (any status) or the timeout passes.
 bool WaitForHttp(int port, const std::string& path, std::chrono::milliseconds timeout);
 
+// A fresh, empty PostgreSQL database `name` on the test cluster ($PLYR_TEST_PG), created with psql; its URL.
+// nullopt when PLYR_TEST_PG is unset (the caller skips) or the database cannot be created.
+std::optional<std::string> FreshPostgresDatabase(const std::string& name);
+
 // A fresh temporary directory, removed by the destructor.
 class TempDir {
   public:

@@ -17,16 +17,6 @@ ProcessResult Migrate(const TempDir& dir, const std::string& database_url, std::
     return RunProcess(argv, BaseEnv(extra), dir.path());
 }
 
-std::optional<std::string> FreshPostgresDatabase(const std::string& name) {
-    const char* base = std::getenv("PLYR_TEST_PG");
-    if (base == nullptr || *base == '\0') return std::nullopt;
-    std::string url(base);
-    RunProcess({"/usr/bin/psql", url, "-qc", "DROP DATABASE IF EXISTS " + name}, BaseEnv());
-    auto r = RunProcess({"/usr/bin/psql", url, "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE " + name}, BaseEnv());
-    if (r.exit_code != 0) return std::nullopt;
-    return url.substr(0, url.rfind('/') + 1) + name;
-}
-
 void ExpectMigrateLifecycle(const TempDir& dir, const std::string& url) {
     auto status = Migrate(dir, url, {"--status"});
     ASSERT_EQ(status.exit_code, 0) << status.err;

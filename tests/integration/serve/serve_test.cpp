@@ -47,18 +47,6 @@ class PlyrServer {
 
 boost::json::value Json(const HttpResponse& r) { return boost::json::parse(r.body); }
 
-// A fresh PostgreSQL database for one test, created through psql (installed with the server).
-std::optional<std::string> FreshPostgresDatabase(const std::string& name) {
-    const char* base = std::getenv("PLYR_TEST_PG");
-    if (base == nullptr || *base == '\0') return std::nullopt;
-    std::string url(base);
-    auto r = RunProcess({"/usr/bin/psql", url, "-v", "ON_ERROR_STOP=1", "-qc", "DROP DATABASE IF EXISTS " + name},
-                        BaseEnv());
-    r = RunProcess({"/usr/bin/psql", url, "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE " + name}, BaseEnv());
-    if (r.exit_code != 0) return std::nullopt;
-    return url.substr(0, url.rfind('/') + 1) + name;
-}
-
 void ExpectHealthy(PlyrServer& server, const std::string& db, const std::string& storage) {
     auto health = server.Get("/health");
     ASSERT_TRUE(health);

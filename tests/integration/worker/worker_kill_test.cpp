@@ -20,16 +20,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-std::optional<std::string> FreshPostgresDatabase(const std::string& name) {
-    const char* base = std::getenv("PLYR_TEST_PG");
-    if (base == nullptr || *base == '\0') return std::nullopt;
-    std::string url(base);
-    RunProcess({"/usr/bin/psql", url, "-qc", "DROP DATABASE IF EXISTS " + name}, BaseEnv());
-    auto r = RunProcess({"/usr/bin/psql", url, "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE " + name}, BaseEnv());
-    if (r.exit_code != 0) return std::nullopt;
-    return url.substr(0, url.rfind('/') + 1) + name;
-}
-
 bool WaitForFile(const fs::path& path, std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
