@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The README's "test" command (and what .ci/run calls): installs what is missing, builds plyr with
-# ASan+UBSan and -Werror, starts the services the tests need (a throwaway PostgreSQL cluster and an
-# S3-compatible server, both on loopback), and runs every suite under ctest. Exits non-zero on any failure;
-# ctest's summary line is the last thing printed.
+# ASan+UBSan and -Werror, starts the services the tests need (a throwaway PostgreSQL cluster, an
+# S3-compatible server and the atproto testnet (PLC + PDS), all on loopback), and runs every suite under ctest.
+# Exits non-zero on any failure; ctest's summary line is the last thing printed.
 #   scripts/test.sh [ctest args…]     e.g. scripts/test.sh -L unit
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)
+# JS fixture installs (Node 22, s3rver, the atproto testnet) live outside the checkout so CI clones reuse them.
+export PLYR_CACHE_DIR=${PLYR_CACHE_DIR:-$HOME/.cache/plyr}
 
 scripts/bootstrap.sh --test
 
@@ -19,6 +21,7 @@ cmake --build "$build" >&2
 work=$(mktemp -d /tmp/plyr-test.XXXXXX)
 chmod 755 "$work"
 cleanup() {
+  scripts/testnet.sh stop "$work/testnet" >/dev/null 2>&1 || true
   scripts/s3.sh stop "$work/s3" >/dev/null 2>&1 || true
   scripts/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -28,7 +31,10 @@ trap cleanup EXIT
 eval "export $(scripts/pg.sh start "$work/pg" | grep '^PLYR_TEST_PG=')"
 export PLYR_TEST_PG_RESTART="$repo/scripts/pg.sh restart $work/pg"
 eval "export $(scripts/s3.sh start "$work/s3" | grep '^PLYR_TEST_S3=')"
-echo "test: PostgreSQL at ${PLYR_TEST_PG%%/plyr_test}, S3 at $PLYR_TEST_S3" >&2
+# Via a variable: `eval "$(…)"` would swallow a failed start under set -e (then the suites would skip).
+testnet_env=$(scripts/testnet.sh start "$work/testnet")
+eval "$testnet_env"
+echo "test: PostgreSQL at ${PLYR_TEST_PG%%/plyr_test}, S3 at $PLYR_TEST_S3, atproto PDS at $TESTNET_PDS_URL" >&2
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
