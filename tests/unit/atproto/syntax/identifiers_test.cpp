@@ -151,5 +151,22 @@ TEST(AtIdentifier, DistinguishesDidFromHandle) {
     EXPECT_FALSE(ParseAtIdentifier("did:thing.test"));  // starts like a DID, so must be one
 }
 
+// product.md §9 row 32 (login identifiers): the syntax layer refuses every listed input, each with the code
+// the login handler maps to `invalid_handle`; no resolution is attempted for any of them.
+TEST(BadInput, LoginIdentifiersOfRow32AreRefusedBeforeResolution) {
+    EXPECT_EQ(CheckHandleResolvable("alice..bsky.social", false).error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(CheckHandleResolvable("x.local", false).error().code, ErrorCode::kPermissionDenied);
+    EXPECT_EQ(CheckHandleResolvable("handle.invalid", false).error().code, ErrorCode::kPermissionDenied);
+    std::string long_handle = std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
+                              std::string(63, 'd') + "." + std::string(40, 'e') + ".com";  // 300 chars
+    ASSERT_EQ(long_handle.size(), 300u);
+    EXPECT_EQ(CheckHandleResolvable(long_handle, false).error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(CheckSupportedDid("did:plc:short").error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(CheckSupportedDid("did:key:zQ3shZc2QzApp2oymGvQbzP8eKheVshBHbU4ZYjeXqwSKEn6N").error().code,
+              ErrorCode::kUnsupported);
+    EXPECT_EQ(CheckSupportedDid("DID:PLC:EWVI7NXZYOUN6ZHXRHS64OIZ").error().code, ErrorCode::kInvalidArgument);
+    EXPECT_FALSE(IsValidAtIdentifier("DID:PLC:EWVI7NXZYOUN6ZHXRHS64OIZ"));
+}
+
 }  // namespace
 }  // namespace plyr::atproto::syntax
