@@ -87,9 +87,16 @@ install_app() {
     die "better-sqlite3 does not load in $("$NODE" -v) (see $ilog)"
   touch "$APP/.installed"
   log "installed in $((SECONDS - t0)) s"
-  # Installs of older package versions that nothing used for a week (each is ~550 MB).
-  find "$CACHE" -maxdepth 1 -name 'app-*' ! -name "app-$KEY" -type d \
-    ! -newermt '-7 days' -exec rm -rf {} + 2>/dev/null || true
+  # Still under the lock: leftovers of interrupted installs, and installs of other pins that no start has
+  # touched for a week (each is ~550 MB).
+  local d
+  for d in "$CACHE"/app-*; do
+    if [ ! -d "$d" ] || [ "$d" = "$APP" ]; then continue; fi
+    if [[ "$d" == *.tmp ]] || [ -z "$(find "$d/.installed" -mtime -7 2>/dev/null)" ]; then
+      log "removing unused install $d"
+      rm -rf "$d"
+    fi
+  done
   exec 8>&-
 }
 
@@ -177,7 +184,9 @@ start() {
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
       tail -n 40 "$LOG_FILE" >&2
-      die "not healthy after ${START_TIMEOUT}s (pid $launched; run '$0 stop $DIR'; log: $LOG_FILE)"
+      kill -KILL "$launched" 2>/dev/null || true
+      rm -f "$PID_FILE"
+      die "not healthy after ${START_TIMEOUT}s; killed pid $launched (log: $LOG_FILE)"
     fi
     sleep 0.1
   done
