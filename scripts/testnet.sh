@@ -184,7 +184,7 @@ start() {
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
       tail -n 40 "$LOG_FILE" >&2
-      kill -KILL "$launched" 2>/dev/null || true
+      { kill -KILL "$launched" && wait "$launched"; } 2>/dev/null || true
       rm -f "$PID_FILE"
       die "not healthy after ${START_TIMEOUT}s; killed pid $launched (log: $LOG_FILE)"
     fi
