@@ -101,12 +101,10 @@ void FuzzDatetime(std::string_view input) {
     Check(instant.has_value() == Formats("datetime", input));
     if (!instant) return;
     // Our own output is a fixed point: format → parse gives the instant at millisecond precision.
-    if (*instant < sys_days{year{10000} / January / 1}) {
-        std::string formatted = syn::FormatDatetime(*instant);
-        auto back = syn::ParseDatetime(formatted);
-        Check(back && *back == floor<milliseconds>(*instant));
-        Check(syn::FormatDatetime(*back) == formatted);
-    }
+    std::string formatted = syn::FormatDatetime(*instant);
+    auto back = syn::ParseDatetime(formatted);
+    Check(back && *back == floor<milliseconds>(*instant));
+    Check(syn::FormatDatetime(*back) == formatted);
 }
 
 void FuzzFormats(std::string_view input) {

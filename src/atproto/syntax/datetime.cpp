@@ -15,7 +15,6 @@ using namespace std::chrono;
 using detail::IsDigit;
 
 constexpr std::size_t kMaxDatetimeLength = 64;
-constexpr std::size_t kMaxFractionDigits = 20;
 
 // Reads `count` digits at `pos`; -1 if any is not a digit.
 int Digits(std::string_view text, std::size_t pos, std::size_t count) {
@@ -50,7 +49,7 @@ Result<UtcMicros> Parse(std::string_view text) {
         std::size_t start = ++pos;
         while (pos < text.size() && IsDigit(text[pos])) ++pos;
         std::size_t digits = pos - start;
-        if (digits == 0 || digits > kMaxFractionDigits) return invalid("fraction must have 1-20 digits");
+        if (digits == 0) return invalid("fraction needs at least one digit");
         std::int64_t micros = 0;
         for (std::size_t i = 0; i < 6; ++i) micros = micros * 10 + (i < digits ? text[start + i] - '0' : 0);
         fraction = microseconds{micros};
@@ -80,7 +79,9 @@ Result<UtcMicros> Parse(std::string_view text) {
     if (!date.ok()) return invalid("not a calendar date");
     if (hour > 23 || minute > 59 || second > 60) return invalid("time of day out of range");
     UtcMicros instant = sys_days{date} + hours{hour} + minutes{minute} + seconds{second} + fraction - offset;
+    // The UTC form must still have a four-digit year (reference: packages/syntax/src/datetime.ts).
     if (instant < sys_days{std::chrono::year{0} / January / 1}) return invalid("before year 0000");
+    if (instant >= sys_days{std::chrono::year{10000} / January / 1}) return invalid("after year 9999");
     return instant;
 }
 

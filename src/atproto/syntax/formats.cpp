@@ -68,12 +68,9 @@ const char* CheckPrivateUse(const std::vector<std::string_view>& subtags, std::s
 
 const char* CheckLanguage(std::string_view text) {
     if (text.empty()) return "empty";
-    // Primary language subtags are lowercase by convention and the interop vectors require it ("JA" fails);
-    // everything after it is case-insensitive as RFC 5646 says.
-    if (!detail::IsUpper(text.front())) {
-        for (std::string_view tag : kGrandfathered) {
-            if (detail::EqualsIgnoreCase(text, tag)) return nullptr;
-        }
+    // Grandfathered tags match exactly, as in the reference (packages/syntax/src/language.ts).
+    for (std::string_view tag : kGrandfathered) {
+        if (text == tag) return nullptr;
     }
     std::vector<std::string_view> subtags;
     std::size_t start = 0;
@@ -88,6 +85,8 @@ const char* CheckLanguage(std::string_view text) {
     std::size_t i = 0;
     if (subtags[0] == "x" || subtags[0] == "X") return CheckPrivateUse(subtags, 0);
 
+    // The primary language must be lowercase (the interop vectors refuse "JA", as the reference does); the
+    // other subtags are case-insensitive as RFC 5646 says.
     std::string_view primary = subtags[i++];
     if (primary.size() < 2 || primary.size() > 3) return "primary language must be 2-3 letters";
     for (char c : primary) {

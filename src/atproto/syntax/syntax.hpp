@@ -149,9 +149,9 @@ bool IsValidAtUri(std::string_view text);
 
 using UtcMicros = std::chrono::sys_time<std::chrono::microseconds>;
 
-// Lexicon `datetime`: `YYYY-MM-DDTHH:MM:SS[.F{1,20}](Z|±HH:MM)`, ≤ 64 bytes, uppercase T/Z, `-00:00`
-// refused, real calendar date (leap years), hour ≤ 23, minute ≤ 59, second ≤ 60 (a leap second maps to
-// the next second), offset ≤ 23:59, and the UTC instant not before 0000-01-01T00:00:00Z.
+// Lexicon `datetime`: `YYYY-MM-DDTHH:MM:SS[.F+](Z|±HH:MM)`, ≤ 64 bytes, uppercase T/Z, `-00:00` refused,
+// real calendar date (leap years), hour ≤ 23, minute ≤ 59, second ≤ 60 (a leap second maps to the next
+// second), offset ≤ 23:59, and the UTC instant within years 0000–9999.
 // Returns the UTC instant truncated to microseconds. Keep the original string when re-emitting someone
 // else's record: re-formatting changes the CBOR bytes and therefore the CID.
 Result<UtcMicros> ParseDatetime(std::string_view text);

@@ -25,7 +25,7 @@ TEST(LanguageFormat, FollowsRfc5646Structure) {
         EXPECT_TRUE(IsValidLanguage(ok)) << ok;
     }
     for (std::string_view bad : {"", "en-", "-en", "en--US", "en-US-u", "en-x", "x", "en-abcdefghi", "EN-us", "english",
-                                 "en-US-GB", "en_US", "I-KLINGON"}) {
+                                 "en-US-GB", "en_US", "I-KLINGON", "en-gb-OED"}) {
         EXPECT_FALSE(IsValidLanguage(bad)) << bad;
     }
     EXPECT_EQ(ValidateLanguage("de-DE-1901-1901").error().message, "invalid language: repeated variant subtag");
