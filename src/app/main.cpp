@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/atproto_commands.hpp"
 #include "app/commands.hpp"
 #include "app/exit_codes.hpp"
 
@@ -44,6 +45,13 @@ int main(int argc, char** argv) {
 
     auto* version_cmd = cli.add_subcommand("version", "print version, build and schema version");
 
+    auto* atproto_cmd = cli.add_subcommand("atproto", "AT Protocol tools for operators and debugging");
+    atproto_cmd->require_subcommand(1);
+    std::string cid_file;
+    auto* cid_cmd = atproto_cmd->add_subcommand("cid", "print the DAG-CBOR CID of a JSON record");
+    cid_cmd->add_option("file", cid_file, "record as JSON ($link, $bytes and blob conventions)")->required();
+    auto* tid_cmd = atproto_cmd->add_subcommand("tid", "print a fresh TID");
+
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -77,5 +85,7 @@ int main(int argc, char** argv) {
     if (*check_cmd) return RunConfigCheck();
     if (*docs_cmd) return RunConfigDocs();
     if (*version_cmd) return RunVersion();
+    if (*cid_cmd) return RunAtprotoCid(cid_file);
+    if (*tid_cmd) return RunAtprotoTid();
     return kExitUsage;
 }

@@ -1,0 +1,13 @@
+#pragma once
+// `plyr atproto …` subcommands. Each returns a process exit code: 0 ok, 1 invalid/failed.
+
+#include <string>
+
+namespace plyr::app {
+
+// DAG-CBOR CID of a JSON record ($link/$bytes/blob conventions), printed as a base32 CID string.
+int RunAtprotoCid(const std::string& file);
+// A fresh TID.
+int RunAtprotoTid();
+
+}  // namespace plyr::app
