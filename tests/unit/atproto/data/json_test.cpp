@@ -82,6 +82,21 @@ TEST(JsonValue, RejectsInvalidJsonText) {
     EXPECT_FALSE(ValueFromJsonText(""));
 }
 
+TEST(JsonValue, RejectsLoneSurrogateEscapes) {
+    EXPECT_FALSE(ValueFromJsonText(R"({"a":"\ud800"})"));
+    auto pair = ValueFromJsonText(R"({"a":"\ud83d\ude00"})");
+    ASSERT_TRUE(pair);
+    EXPECT_EQ(pair->Find("a")->GetString(), "\xf0\x9f\x98\x80");
+}
+
+// Same as JSON.parse in the TS reference: Boost.JSON keeps the last duplicate; documented in docs/atproto-data.md.
+TEST(JsonValue, DuplicateKeysKeepTheLastValue) {
+    auto value = ValueFromJsonText(R"({"a":1,"a":2})");
+    ASSERT_TRUE(value);
+    EXPECT_EQ(value->GetMap().size(), 1u);
+    EXPECT_EQ(value->Find("a")->GetInteger(), 2);
+}
+
 TEST(JsonValue, DepthLimitApplies) {
     std::string deep;
     for (int i = 0; i < 70; ++i) deep += "[";
