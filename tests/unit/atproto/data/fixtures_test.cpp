@@ -1,7 +1,9 @@
 // Interop vectors (atproto-interop/data-model), project vectors (atproto-generated/vectors.json) and the real
-// indigo post record: JSON → Value → DAG-CBOR → CID byte-for-byte, and back.
+// indigo post record: JSON → Value → DAG-CBOR → CID byte-for-byte, and back; a repo CAR recorded from the reference
+// PDS.
 #include <gtest/gtest.h>
 
+#include "atproto/data/car.hpp"
 #include "atproto/data/cbor.hpp"
 #include "atproto/data/json.hpp"
 #include "core/encoding.hpp"
@@ -143,6 +145,68 @@ TEST(GeneratedVectors, RealPostRecordRoundTripsByteForByte) {
     auto via_json = ValueFromJsonText(ValueToJsonText(*decoded));
     ASSERT_TRUE(via_json) << via_json.error().ToString();
     EXPECT_EQ(EncodeDagCbor(*via_json), original);
+}
+
+TEST(TestnetRepoCar, EveryBlockVerifiesDecodesStrictlyAndReencodesIdentically) {
+    std::string bytes = ReadFileBytes("atproto-testnet/repo.car");
+    ASSERT_FALSE(bytes.empty());
+    auto car = ReadCar(bytes);
+    ASSERT_TRUE(car) << car.error().ToString();
+    ASSERT_EQ(car->roots.size(), 1u);
+    std::size_t dag_cbor_blocks = 0;
+    for (const auto& [cid, block] : car->blocks) {
+        EXPECT_TRUE(cid.IsBlessed()) << cid.ToString();
+        if (cid.codec != kCodecDagCbor) continue;
+        auto value = DecodeDagCbor(block);
+        ASSERT_TRUE(value) << cid.ToString() << ": " << value.error().ToString();
+        EXPECT_EQ(EncodeDagCbor(*value), block) << cid.ToString();
+        ++dag_cbor_blocks;
+    }
+    // Commit + MST node(s) + three records.
+    EXPECT_GE(dag_cbor_blocks, 5u);
+}
+
+TEST(TestnetRepoCar, CommitPointsAtTheRepoOfTheRecordedDid) {
+    auto expected = ReadJson("atproto-testnet/repo.json").as_object();
+    auto car = ReadCar(ReadFileBytes("atproto-testnet/repo.car"));
+    ASSERT_TRUE(car);
+    auto commit = DecodeDagCbor(car->blocks.at(car->roots.at(0)));
+    ASSERT_TRUE(commit);
+    ASSERT_NE(commit->Find("did"), nullptr);
+    EXPECT_EQ(commit->Find("did")->GetString(), expected.at("did").as_string());
+    EXPECT_EQ(commit->Find("version")->GetInteger(), 3);
+    ASSERT_TRUE(commit->Find("data")->IsLink());
+    EXPECT_TRUE(car->blocks.contains(commit->Find("data")->GetLink()));
+    ASSERT_TRUE(commit->Find("sig")->IsBytes());
+    EXPECT_EQ(commit->Find("sig")->GetBytes().data.size(), 64u);
+}
+
+TEST(TestnetRepoCar, RecordCidsComputedFromJsonEqualThePdsAndTheCarBlocks) {
+    auto expected = ReadJson("atproto-testnet/repo.json").as_object();
+    auto car = ReadCar(ReadFileBytes("atproto-testnet/repo.car"));
+    ASSERT_TRUE(car);
+    const auto& records = expected.at("records").as_array();
+    ASSERT_EQ(records.size(), 3u);
+    for (const auto& entry : records) {
+        const auto& obj = entry.as_object();
+        SCOPED_TRACE(std::string(obj.at("uri").as_string()));
+        auto value = ValueFromJson(obj.at("record"));
+        ASSERT_TRUE(value) << value.error().ToString();
+        Cid cid = CidForDagCbor(EncodeDagCbor(*value));
+        EXPECT_EQ(cid.ToString(), obj.at("cid").as_string());
+        auto block = car->blocks.find(cid);
+        ASSERT_NE(block, car->blocks.end());
+        auto decoded = DecodeDagCbor(block->second);
+        ASSERT_TRUE(decoded);
+        EXPECT_EQ(*decoded, *value);
+    }
+    auto blob = ValueFromJson(expected.at("blob"));
+    ASSERT_TRUE(blob && blob->IsBlob());
+    auto first = ValueFromJson(records.at(0).as_object().at("record"));
+    ASSERT_TRUE(first);
+    ASSERT_NE(first->Find("audioBlob"), nullptr);
+    EXPECT_EQ(*first->Find("audioBlob"), *blob);
+    EXPECT_EQ(blob->GetBlob().ref.codec, kCodecRaw);
 }
 
 }  // namespace
