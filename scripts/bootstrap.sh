@@ -14,7 +14,7 @@ packages=(build-essential cmake ninja-build pkg-config ccache git
   libssl-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev
   libexpected-dev libfmt-dev libspdlog-dev libcli11-dev)
 if [ "$want_test" = 1 ]; then
-  packages+=(clang-format libgtest-dev libgmock-dev postgresql-15 sqlite3 python3 curl procps)
+  packages+=(clang clang-format libclang-rt-14-dev libgtest-dev libgmock-dev postgresql-15 sqlite3 python3 curl procps)
 fi
 
 as_root() {
