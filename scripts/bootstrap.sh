@@ -12,7 +12,7 @@ want_test=0
 packages=(build-essential cmake ninja-build pkg-config ccache git
   libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
   libssl-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev
-  libexpected-dev libfmt-dev libspdlog-dev libcli11-dev)
+  libexpected-dev libfmt-dev libspdlog-dev libcli11-dev libicu-dev)
 if [ "$want_test" = 1 ]; then
   packages+=(clang clang-format libclang-rt-14-dev libgtest-dev libgmock-dev postgresql-15 sqlite3 python3 curl procps)
 fi
