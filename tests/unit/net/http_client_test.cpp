@@ -414,6 +414,9 @@ TEST_F(HttpClientTest, LiteralPrivateAddressesAreRefusedWithoutConnecting) {
         "https://255.255.255.255/",
         "https://192.0.2.1/",
         "https://[::]/",
+        "https://2130706433/",
+        "https://0x7f.1/",
+        "https://017700000001/",
         "https://240.0.0.1/",
     };
     auto started = std::chrono::steady_clock::now();
