@@ -6,8 +6,11 @@
 
 #include <fmt/format.h>
 
+#include <boost/json/serialize.hpp>
 #include "app/atproto_commands.hpp"
 #include "app/exit_codes.hpp"
+
+#include "atproto/crypto/jwt.hpp"
 #include "atproto/data/cbor.hpp"
 #include "atproto/data/cid.hpp"
 #include "atproto/data/json.hpp"
@@ -41,6 +44,13 @@ int RunAtprotoCid(const std::string& file) {
     auto value = atproto::ValueFromJsonText(*text);
     if (!value) return Failed("invalid record JSON", value.error());
     fmt::print("{}\n", atproto::CidForDagCbor(atproto::EncodeDagCbor(*value)).ToString());
+    return kExitOk;
+}
+
+int RunAtprotoVerifyJwt(const std::string& token, const std::string& did_key) {
+    auto payload = atproto::crypto::VerifyJwt(token, did_key);
+    if (!payload) return Failed("jwt not valid", payload.error());
+    fmt::print("{}\n", boost::json::serialize(*payload));
     return kExitOk;
 }
 

@@ -7,6 +7,8 @@ namespace plyr::app {
 
 // DAG-CBOR CID of a JSON record ($link/$bytes/blob conventions), printed as a base32 CID string.
 int RunAtprotoCid(const std::string& file);
+// Verifies a compact JWT (ES256/ES256K) with a did:key and its time claims; prints the payload JSON.
+int RunAtprotoVerifyJwt(const std::string& token, const std::string& did_key);
 // A fresh TID.
 int RunAtprotoTid();
 

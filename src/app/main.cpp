@@ -51,6 +51,12 @@ int main(int argc, char** argv) {
     auto* cid_cmd = atproto_cmd->add_subcommand("cid", "print the DAG-CBOR CID of a JSON record");
     cid_cmd->add_option("file", cid_file, "record as JSON ($link, $bytes and blob conventions)")->required();
     auto* tid_cmd = atproto_cmd->add_subcommand("tid", "print a fresh TID");
+    std::string jwt_token;
+    std::string jwt_did_key;
+    auto* verify_jwt_cmd =
+        atproto_cmd->add_subcommand("verify-jwt", "verify a JWT's signature and times with a did:key");
+    verify_jwt_cmd->add_option("token", jwt_token, "compact JWT")->required();
+    verify_jwt_cmd->add_option("did-key", jwt_did_key, "did:key of the signer")->required();
 
     try {
         cli.parse(argc, argv);
@@ -87,5 +93,6 @@ int main(int argc, char** argv) {
     if (*version_cmd) return RunVersion();
     if (*cid_cmd) return RunAtprotoCid(cid_file);
     if (*tid_cmd) return RunAtprotoTid();
+    if (*verify_jwt_cmd) return RunAtprotoVerifyJwt(jwt_token, jwt_did_key);
     return kExitUsage;
 }
