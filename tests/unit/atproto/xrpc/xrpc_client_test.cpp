@@ -5,7 +5,9 @@
 #include <atomic>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -229,6 +231,7 @@ TEST_F(XrpcClientTest, SsrfRefusalIsNotRetried) {
     auto output = client.Query("com.example.thing");
     ASSERT_FALSE(output.has_value());
     EXPECT_EQ(output.error().code, ErrorCode::kPermissionDenied);
+    EXPECT_NE(output.error().detail.find("ssrf_blocked"), std::string::npos) << output.error().detail;
     EXPECT_EQ(calls, 1);
     EXPECT_TRUE(sleeps_.empty());
 }
@@ -267,6 +270,7 @@ TEST_F(XrpcClientTest, ErrorResponsesMapToTypedErrors) {
         {502, "<html><body>Bad Gateway</body></html>", ErrorCode::kUnavailable, "", "http status 502"},
         {400, R"({"error":"has space","message":"m"})", ErrorCode::kInvalidArgument, "", "m"},
         {400, R"(["not","an","object"])", ErrorCode::kInvalidArgument, "", "http status 400"},
+        {302, "", ErrorCode::kProtocol, "", "http status 302"},
     };
     XrpcOptions options = FastOptions();
     options.max_retries = 0;
@@ -424,6 +428,33 @@ TEST_F(XrpcClientTest, TransportFailuresOfQueriesAreRetriedWithBackoff) {
     auto created = client.Procedure("com.example.create", Body::Json(Value(Value::Map{})));
     ASSERT_FALSE(created.has_value());
     EXPECT_EQ(attempts, 1) << "a non-idempotent procedure is tried once";
+}
+
+TEST_F(XrpcClientTest, OneClientServesConcurrentCallers) {
+    // Every call's first attempt fails (the stub runs on two I/O threads: the set is locked).
+    std::mutex tags_mutex;
+    std::set<std::string> tags_seen;
+    respond_ = [&](const std::string&, const Seen& seen, std::size_t) {
+        const std::string& tag = seen.query.at(0).second;
+        std::lock_guard lock(tags_mutex);
+        if (tags_seen.insert(tag).second) return XrpcErrorResponse(503, "Unavailable", "retry");
+        return JsonText(200, fmt::format(R"({{"echo":"{}"}})", tag));
+    };
+    XrpcClient client = Client();
+    std::atomic<int> ok{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t) {
+        threads.emplace_back([&client, &ok, t] {
+            for (int i = 0; i < 8; ++i) {
+                std::string tag = fmt::format("{}-{}", t, i);
+                auto output = client.Query("com.example.echo", Params{{"tag", tag}});
+                if (output && *output->Find("echo")->AsString() == tag) ok.fetch_add(1);
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(ok.load(), 48);
+    EXPECT_EQ(Count(), 96u);
 }
 
 // ---- auth --------------------------------------------------------------------------------------------
