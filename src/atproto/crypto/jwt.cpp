@@ -1,5 +1,6 @@
 #include "atproto/crypto/jwt.hpp"
 
+#include <cmath>
 #include <limits>
 #include <system_error>
 
@@ -13,6 +14,27 @@
 namespace plyr::atproto::crypto {
 namespace {
 
+// Boost.JSON turns overflowing literals such as 1e400 into infinity (and 0e400 into NaN); no JSON value
+// means that, so a token carrying one is malformed.
+bool AllNumbersFinite(const boost::json::value& value) {
+    switch (value.kind()) {
+        case boost::json::kind::double_:
+            return std::isfinite(value.get_double());
+        case boost::json::kind::array:
+            for (const auto& item : value.get_array()) {
+                if (!AllNumbersFinite(item)) return false;
+            }
+            return true;
+        case boost::json::kind::object:
+            for (const auto& member : value.get_object()) {
+                if (!AllNumbersFinite(member.value())) return false;
+            }
+            return true;
+        default:
+            return true;
+    }
+}
+
 Result<boost::json::object> DecodeJsonSegment(std::string_view segment, std::string_view what) {
     auto bytes = core::Base64UrlDecode(segment);
     if (!bytes) return Fail(ErrorCode::kInvalidArgument, "jwt " + std::string(what) + " is not base64url");
@@ -21,6 +43,9 @@ Result<boost::json::object> DecodeJsonSegment(std::string_view segment, std::str
     std::error_code ec;
     boost::json::value value = boost::json::parse(*bytes, ec, {}, options);
     if (ec) return Fail(ErrorCode::kInvalidArgument, "jwt " + std::string(what) + " is not JSON", ec.message());
+    if (!AllNumbersFinite(value)) {
+        return Fail(ErrorCode::kInvalidArgument, "jwt " + std::string(what) + " has an out-of-range number");
+    }
     if (!value.is_object()) {
         return Fail(ErrorCode::kInvalidArgument, "jwt " + std::string(what) + " is not a JSON object");
     }

@@ -290,6 +290,16 @@ TEST(ParseJwt, BoundsSizeAndNesting) {
     EXPECT_TRUE(ParseJwt(RawToken(R"({"alg":"ES256"})", R"({"a":)" + shallow + "}")));
 }
 
+TEST(ParseJwt, RefusesNumbersOutsideTheDoubleRange) {
+    // Found by the jwt fuzz target: Boost.JSON reads 0e400 as NaN and 1e400 as infinity.
+    for (std::string_view number : {"1e400", "-1e400", "0e400"}) {
+        auto jwt = ParseJwt(RawToken(R"({"alg":"ES256"})", R"({"n":[)" + std::string(number) + "]}"));
+        ASSERT_FALSE(jwt) << number;
+        EXPECT_EQ(jwt.error().code, ErrorCode::kInvalidArgument);
+    }
+    EXPECT_TRUE(ParseJwt(RawToken(R"({"alg":"ES256"})", R"({"n":1.5e300})")));
+}
+
 TEST(ParseJwt, DuplicateMembersKeepTheLexicallyLastValue) {
     auto jwt = ParseJwt(RawToken(R"({"alg":"none","alg":"ES256"})", R"({"sub":"a","sub":"b"})"));
     ASSERT_TRUE(jwt);

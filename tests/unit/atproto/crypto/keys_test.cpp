@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "atproto/crypto/base58.hpp"
 #include "core/encoding.hpp"
 #include "test_data.hpp"
@@ -254,6 +258,25 @@ TEST_P(BothCurves, PrivateKeyBytesOutsideOneToNMinusOneAreRejected) {
     EXPECT_FALSE(PrivateKey::FromBytes(GetParam(), std::string(31, '\x01')));
     EXPECT_FALSE(PrivateKey::FromBytes(GetParam(), std::string(33, '\x01')));
     EXPECT_TRUE(PrivateKey::FromBytes(GetParam(), std::string(31, '\0') + "\x01"));
+}
+
+TEST_P(BothCurves, OneKeySignsAndVerifiesFromManyThreadsAtOnce) {
+    auto key = PrivateKey::Generate(GetParam());
+    ASSERT_TRUE(key);
+    const PrivateKey shared = *key;  // copies share the OpenSSL key
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 25; ++i) {
+                std::string message = std::to_string(t) + ":" + std::to_string(i);
+                auto signature = shared.Sign(message);
+                if (!signature || !shared.Public().Verify(message, *signature)) ++failures;
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(failures.load(), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Curves, BothCurves, ::testing::Values(Curve::kP256, Curve::kSecp256k1),
