@@ -99,8 +99,11 @@ class Validator {
     tl::unexpected<Error> Problem(std::string_view what) { return Problem(ErrorCode::kInvalidArgument, what); }
 
     tl::unexpected<Error> Problem(ErrorCode code, std::string_view what) {
+        violation_ = Violation{code, path_.empty() ? std::string() : PathString(), std::string(what)};
         return Fail(code, fmt::format("{}: {}", PathString(), what));
     }
+
+    const Violation& violation() const { return violation_; }
 
   private:
     struct Segment {
@@ -277,11 +280,17 @@ class Validator {
     const Catalog& catalog_;
     std::vector<Segment> path_;
     std::size_t depth_ = 0;
+    Violation violation_;
 };
 
-}  // namespace
-
-Status ValidateRecord(const Catalog& catalog, std::string_view nsid, const Value& record) {
+// Both entry points share this: the Status for callers that want a message, the Violation for callers that
+// report the field separately.
+Status CheckRecord(const Catalog& catalog, std::string_view nsid, const Value& record, Violation& violation) {
+    auto fail = [&](ErrorCode code, std::string path, std::string problem) {
+        std::string message = fmt::format("{}: {}", path.empty() ? "record" : path, problem);
+        violation = Violation{code, std::move(path), std::move(problem)};
+        return Fail(code, std::move(message));
+    };
     if (!syntax::IsValidNsid(nsid)) {
         return Fail(ErrorCode::kInvalidArgument, fmt::format("\"{}\" is not an NSID", nsid));
     }
@@ -291,14 +300,33 @@ Status ValidateRecord(const Catalog& catalog, std::string_view nsid, const Value
     if (record_def == nullptr) {
         return Fail(ErrorCode::kInvalidArgument, fmt::format("lexicon {} is not a record type", nsid));
     }
-    if (!record.IsMap()) return Fail(ErrorCode::kInvalidArgument, "record: must be an object");
+    if (!record.IsMap()) return fail(ErrorCode::kInvalidArgument, "", "must be an object");
     if (const Value* type = record.Find("$type")) {
         const std::string* s = type->AsString();
         if (s == nullptr || *s != nsid)
-            return Fail(ErrorCode::kInvalidArgument, fmt::format("$type: must be {}", nsid));
+            return fail(ErrorCode::kInvalidArgument, "$type", fmt::format("must be {}", nsid));
     }
     Validator validator(catalog);
-    return validator.CheckObject(record_def->record, record);
+    Status status = validator.CheckObject(record_def->record, record);
+    if (!status) violation = validator.violation();
+    return status;
+}
+
+}  // namespace
+
+Status ValidateRecord(const Catalog& catalog, std::string_view nsid, const Value& record) {
+    Violation ignored;
+    return CheckRecord(catalog, nsid, record, ignored);
+}
+
+Result<std::optional<Violation>> FindRecordViolation(const Catalog& catalog, std::string_view nsid,
+                                                     const Value& record) {
+    Violation violation;
+    violation.code = ErrorCode::kInternal;
+    Status status = CheckRecord(catalog, nsid, record, violation);
+    if (status) return std::optional<Violation>();
+    if (violation.code == ErrorCode::kInternal) return Fail(std::move(status.error()));  // not about the data
+    return std::optional<Violation>(std::move(violation));
 }
 
 Status ValidateRecordKey(const Catalog& catalog, std::string_view nsid, std::string_view rkey) {

@@ -21,6 +21,8 @@
 // Thread-safety: pure functions over an immutable catalog; safe from any number of threads.
 
 #include <cstddef>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "atproto/data/value.hpp"
@@ -32,6 +34,20 @@ namespace plyr::atproto::lexicon {
 inline constexpr std::size_t kMaxValidationDepth = 256;
 
 Status ValidateRecord(const Catalog& catalog, std::string_view nsid, const Value& record);
+
+// What was wrong with a record, split for API errors that carry a "field" (product.md: validation errors
+// add "field"): path "features[2].did" ("" = the record itself), problem "must be a DID".
+struct Violation {
+    ErrorCode code = ErrorCode::kInvalidArgument;  // kInvalidArgument, kNotFound (catalog gap) or kTooLarge
+    std::string path;
+    std::string problem;
+};
+
+// The same checks as ValidateRecord. Ok(nullopt) = valid; Ok(violation) = the record's first problem;
+// an error (kInvalidArgument / kNotFound) when the NSID itself is unusable (not an NSID, not loaded, not a
+// record type) — nothing about the data.
+Result<std::optional<Violation>> FindRecordViolation(const Catalog& catalog, std::string_view nsid,
+                                                     const Value& record);
 
 // Checks a record key against the record def's `key` type: "tid" (a TID), "nsid" (an NSID), "any" (any record
 // key), "literal:<k>" (exactly k); a def without `key` accepts any record key. kInvalidArgument when the

@@ -211,3 +211,42 @@ TEST(LexiconValidate, RecordKeyTypes) {
 
 }  // namespace
 }  // namespace plyr::atproto::lexicon
+
+namespace plyr::atproto::lexicon {
+namespace {
+
+TEST(LexiconValidate, ViolationSplitsPathAndProblemForApiErrors) {
+    auto valid =
+        FindRecordViolation(TestCatalog(), "com.example.song", testing::ToValue(R"({"title":"t","genre":"g"})"));
+    ASSERT_TRUE(valid);
+    EXPECT_FALSE(valid->has_value());
+
+    auto nested = FindRecordViolation(TestCatalog(), "com.example.song",
+                                      testing::ToValue(R"({"title":"t","genre":"g","tree":{"child":{"child":1}}})"));
+    ASSERT_TRUE(nested && nested->has_value());
+    EXPECT_EQ((*nested)->code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ((*nested)->path, "tree.child.child");
+    EXPECT_EQ((*nested)->problem, "must be an object");
+
+    auto type = FindRecordViolation(TestCatalog(), "com.example.song", testing::ToValue(R"({"$type":"x.y.z"})"));
+    ASSERT_TRUE(type && type->has_value());
+    EXPECT_EQ((*type)->path, "$type");
+
+    auto root = FindRecordViolation(TestCatalog(), "com.example.song", testing::ToValue("3"));
+    ASSERT_TRUE(root && root->has_value());
+    EXPECT_EQ((*root)->path, "");
+    EXPECT_EQ((*root)->problem, "must be an object");
+
+    auto gap = FindRecordViolation(TestCatalog(), "com.example.song",
+                                   testing::ToValue(R"({"title":"t","genre":"g","gone":{}})"));
+    ASSERT_TRUE(gap && gap->has_value());
+    EXPECT_EQ((*gap)->code, ErrorCode::kNotFound);
+    EXPECT_EQ((*gap)->path, "gone");
+
+    auto unknown = FindRecordViolation(TestCatalog(), "com.example.nothing", testing::ToValue("{}"));
+    ASSERT_FALSE(unknown);
+    EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace plyr::atproto::lexicon
