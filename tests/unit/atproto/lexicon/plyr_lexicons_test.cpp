@@ -3,11 +3,17 @@
 
 #include <filesystem>
 #include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/json.hpp>
 
 #include <gtest/gtest.h>
 
+#include "atproto/data/cbor.hpp"
 #include "atproto/lexicon/catalog.hpp"
 #include "atproto/lexicon/validate.hpp"
+#include "core/encoding.hpp"
 #include "test_util.hpp"
 
 namespace plyr::atproto::lexicon {
@@ -260,6 +266,50 @@ TEST(ReferenceLexicons, StrongRefLabelsAndProfiles) {
     EXPECT_EQ(Validate("app.bsky.actor.profile",
                        R"({"$type":"app.bsky.actor.profile","avatar":)" + Blob("image/webp", 1000) + "}"),
               "avatar: blob type image/webp is not accepted (accepted: image/png, image/jpeg)");
+}
+
+// Records as they arrive from the network: DAG-CBOR decoded, not JSON.
+TEST(ReferenceLexicons, RealRecordsDecodedFromDagCbor) {
+    // A real Bluesky post (indigo testdata, MIT/Apache-2.0).
+    auto post = DecodeDagCbor(
+        testing::ReadFile(testing::RepoPath("tests/data/indigo/atproto/atdata/testdata/feedpost_record.cbor")));
+    ASSERT_TRUE(post) << post.error().ToString();
+    EXPECT_EQ(ErrorMessage(ValidateRecord(RepoCatalog(), "app.bsky.feed.post", *post)), "ok");
+
+    // The project's generated DAG-CBOR records for a post and a teal play.
+    auto vectors = testing::ReadJson(testing::RepoPath("tests/data/atproto-generated/vectors.json"));
+    int checked = 0;
+    for (const auto& c : vectors.at("dag_cbor_records").as_array()) {
+        const auto& json = c.at("json").as_object();
+        const auto* type = json.if_contains("$type");
+        if (type == nullptr || RepoCatalog().Find(type->as_string()) == nullptr) continue;
+        auto bytes = core::HexDecode(c.at("cbor_hex").as_string());
+        ASSERT_TRUE(bytes);
+        auto value = DecodeDagCbor(*bytes);
+        ASSERT_TRUE(value) << value.error().ToString();
+        std::string nsid(type->as_string());
+        EXPECT_EQ(ErrorMessage(ValidateRecord(RepoCatalog(), nsid, *value)), "ok") << nsid;
+        ++checked;
+    }
+    EXPECT_EQ(checked, 2);  // app.bsky.feed.post, fm.teal.feed.play
+}
+
+TEST(ReferenceLexicons, ConcurrentValidationAgreesAcrossThreads) {
+    const Value track = ToValue(ValidTrack());
+    const Value bad = ToValue(R"({"$type":"app.bsky.feed.post","text":")" + std::string(301, 'a') +
+                              R"(","createdAt":"2026-01-01T12:00:00Z"})");
+    std::vector<std::thread> threads;
+    std::vector<int> failures(4, 0);
+    for (std::size_t t = 0; t < failures.size(); ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 100; ++i) {
+                if (!ValidateRecord(RepoCatalog(), "fm.plyr.track", track)) ++failures[t];
+                if (ValidateRecord(RepoCatalog(), "app.bsky.feed.post", bad)) ++failures[t];
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    for (int f : failures) EXPECT_EQ(f, 0);
 }
 
 }  // namespace
