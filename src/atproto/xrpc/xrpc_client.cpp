@@ -366,7 +366,7 @@ XrpcResult<XrpcClient::Raw> XrpcClient::Execute(const Call& call) const {
         }
         XrpcError error = ParseErrorResponse(call.nsid, *response, error_body);
 
-        if (!nonce_retried && IsUseDpopNonce(error) && !error.dpop_nonce.empty()) {
+        if (options_.auth && !nonce_retried && IsUseDpopNonce(error) && !error.dpop_nonce.empty()) {
             // The server refused before processing anything: one more try with the nonce is always safe.
             nonce_retried = true;
             nonce_challenge = error.www_authenticate;

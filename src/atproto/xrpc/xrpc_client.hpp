@@ -26,7 +26,8 @@
 // - Auth: the hook is called before EVERY attempt (so a DPoP proof is fresh and can carry the newest nonce)
 //   and returns the headers to add. When a response is 401 (or 400) `use_dpop_nonce` — WWW-Authenticate
 //   `error="use_dpop_nonce"` or a JSON error of that name — and carries a DPoP-Nonce, the call is repeated
-//   once with AuthContext::dpop_nonce set (for any call: the server did not process the request). Every
+//   once with AuthContext::dpop_nonce set (for any call: the server did not process the request; only when
+//   there is a hook to put the nonce into a new proof). Every
 //   DPoP-Nonce seen is also reported to options.on_dpop_nonce so the caller can keep the latest.
 // Thread-safety: all calls are const and may run concurrently when the HttpClient and the hooks allow it
 // (CurlHttpClient does); the jitter source is internally locked.

@@ -542,6 +542,14 @@ TEST_F(XrpcClientTest, UseDpopNonceIsRetriedOnlyOnce) {
     EXPECT_EQ(Count(), 2u);
 }
 
+TEST_F(XrpcClientTest, UseDpopNonceWithoutAnAuthHookIsNotRetried) {
+    respond_ = [](const std::string&, const Seen& seen, std::size_t) { return DpopServer(seen, "n1"); };
+    auto output = Client().Query("com.example.thing");
+    ASSERT_FALSE(output.has_value());
+    EXPECT_EQ(output.error().dpop_nonce, "n1");
+    EXPECT_EQ(Count(), 1u);
+}
+
 TEST_F(XrpcClientTest, PlainUnauthorizedWithoutNonceIsNotRetried) {
     respond_ = [](const std::string&, const Seen&, std::size_t) {
         http::Response response = XrpcErrorResponse(401, "InvalidToken", "bad token");
