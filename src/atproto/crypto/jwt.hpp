@@ -8,8 +8,9 @@
 //   base64url; header and payload are JSON objects (Boost.JSON, strict UTF-8, nesting at most
 //   kMaxJwtJsonDepth); header `alg` is "ES256" or "ES256K" (`none` and every other algorithm are refused);
 //   a `crit` header is refused (we implement no extensions); `typ`/`kid` must be strings and `jwk` an object
-//   when present; the signature decodes to exactly 64 bytes (r||s, never DER). A duplicated JSON member keeps
-//   the lexically last value, which RFC 7515 §5.2 permits. Parsing checks no signature and no claim.
+//   when present; the signature decodes to exactly 64 bytes (r||s, never DER). JSON that repeats a member name
+//   in any object, or has a number outside the double range (1e400), is refused. Parsing checks no signature
+//   and no claim.
 // - VerifyJwtSignature checks the signature over `header "." payload` (the segments as received) with the
 //   given key, and refuses when `alg` does not match the key's curve. Low-S only (keys.hpp).
 // - CheckJwtTimes applies `exp`, `nbf` and `iat` against an injected clock with a leeway; time claims must
