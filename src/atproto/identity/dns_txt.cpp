@@ -1,5 +1,6 @@
 #include "atproto/identity/dns_txt.hpp"
 
+#include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -40,10 +41,22 @@ Result<std::vector<std::string>> ParseTxtAnswer(std::span<const std::uint8_t> me
     return records;
 }
 
-Result<std::vector<std::string>> LookupTxt(const std::string& name, std::chrono::milliseconds timeout) {
+Result<std::vector<std::string>> LookupTxt(const std::string& name, std::chrono::milliseconds timeout,
+                                           const std::optional<NameServer>& server) {
     struct __res_state state;
     std::memset(&state, 0, sizeof(state));
     if (res_ninit(&state) != 0) return Fail(ErrorCode::kUnavailable, "dns lookup failed", "res_ninit failed");
+    if (server) {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(server->port);
+        if (inet_pton(AF_INET, server->ipv4.c_str(), &address.sin_addr) != 1) {
+            res_nclose(&state);
+            return Fail(ErrorCode::kConfig, "dns lookup failed", "bad name server " + server->ipv4);
+        }
+        state.nscount = 1;
+        state.nsaddr_list[0] = address;
+    }
     // res_nquery has no deadline of its own: bound it through the per-try timeout and the retry count.
     const int seconds = static_cast<int>(std::max<std::int64_t>(1, timeout.count() / 2000));
     state.retrans = seconds;

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -19,7 +20,14 @@
 
 namespace plyr::atproto::identity {
 
-Result<std::vector<std::string>> LookupTxt(const std::string& name, std::chrono::milliseconds timeout);
+// A specific IPv4 name server instead of /etc/resolv.conf's (tests; a pinned resolver in deployments).
+struct NameServer {
+    std::string ipv4;
+    std::uint16_t port = 53;
+};
+
+Result<std::vector<std::string>> LookupTxt(const std::string& name, std::chrono::milliseconds timeout,
+                                           const std::optional<NameServer>& server = std::nullopt);
 
 Result<std::vector<std::string>> ParseTxtAnswer(std::span<const std::uint8_t> message);
 

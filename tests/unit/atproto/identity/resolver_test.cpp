@@ -1,7 +1,16 @@
 // HandleResolver, DidResolver and DNS TXT parsing against a loopback stand-in (identity_fixture.hpp) whose
 // port is the only allow-listed private target.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -101,6 +110,116 @@ TEST(DnsTxtTest, DidNeedsExactlyOneValidDidRecord) {
         ASSERT_FALSE(result);
         EXPECT_EQ(result.error().code, ErrorCode::kNotFound);
     }
+}
+
+// A UDP name server on 127.0.0.1:0 answering TXT queries from a fixed zone (NXDOMAIN for other names), so
+// LookupTxt's libresolv path runs for real.
+class FakeDnsServer {
+  public:
+    using Zone = std::map<std::string, std::vector<std::vector<std::string>>>;  // name → records → pieces
+
+    explicit FakeDnsServer(Zone zone) : zone_(std::move(zone)) {
+        fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof(address);
+        if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+            return;
+        }
+        port_ = ntohs(address.sin_port);
+        timeval tv{0, 50'000};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        thread_ = std::thread([this] { Serve(); });
+    }
+    ~FakeDnsServer() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+        ::close(fd_);
+    }
+    std::uint16_t port() const { return port_; }
+    int queries() const { return queries_.load(); }
+
+  private:
+    void Serve() {
+        std::uint8_t buffer[512];
+        while (!stop_) {
+            sockaddr_in peer{};
+            socklen_t peer_length = sizeof(peer);
+            ssize_t n = ::recvfrom(fd_, buffer, sizeof(buffer), 0, reinterpret_cast<sockaddr*>(&peer), &peer_length);
+            if (n < 17) continue;
+            queries_.fetch_add(1);
+            // Question: labels from offset 12, then QTYPE and QCLASS.
+            std::string name;
+            std::size_t pos = 12;
+            while (pos < static_cast<std::size_t>(n) && buffer[pos] != 0) {
+                if (!name.empty()) name += '.';
+                name.append(reinterpret_cast<const char*>(buffer + pos + 1), buffer[pos]);
+                pos += 1 + buffer[pos];
+            }
+            const std::size_t question_end = pos + 5;
+            if (question_end > static_cast<std::size_t>(n)) continue;
+            auto it = zone_.find(name);
+            std::vector<std::uint8_t> reply = {
+                buffer[0], buffer[1], 0x81, static_cast<std::uint8_t>(it == zone_.end() ? 0x83 : 0x80),
+                0,         1,         0,    static_cast<std::uint8_t>(it == zone_.end() ? 0 : it->second.size()),
+                0,         0,         0,    0};
+            reply.insert(reply.end(), buffer + 12, buffer + question_end);
+            if (it != zone_.end()) {
+                for (const auto& pieces : it->second) {
+                    std::string rdata = CharacterStrings(pieces);
+                    reply.insert(reply.end(), {0xc0, 0x0c, 0, 16, 0, 1, 0, 0, 0x0e, 0x10,
+                                               static_cast<std::uint8_t>(rdata.size() >> 8),
+                                               static_cast<std::uint8_t>(rdata.size() & 0xff)});
+                    reply.insert(reply.end(), rdata.begin(), rdata.end());
+                }
+            }
+            ::sendto(fd_, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&peer), peer_length);
+        }
+    }
+
+    Zone zone_;
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> queries_{0};
+    std::thread thread_;
+};
+
+TEST(DnsTxtTest, LooksUpTxtRecordsThroughLibresolv) {
+    FakeDnsServer dns({{"_atproto.alice.com", {{"did=did:plc:", "ewvi7nxzyoun6zhxrhs64oiz"}, {"v=spf1 -all"}}}});
+    ASSERT_NE(dns.port(), 0);
+    NameServer server{"127.0.0.1", dns.port()};
+    auto records = LookupTxt("_atproto.alice.com", 2s, server);
+    ASSERT_TRUE(records) << records.error().ToString();
+    EXPECT_EQ(*records, (std::vector<std::string>{std::string("did=") + kAliceDid, "v=spf1 -all"}));
+    auto did = DidFromTxtRecords(*records);
+    ASSERT_TRUE(did);
+    EXPECT_EQ(*did, kAliceDid);
+
+    auto missing = LookupTxt("_atproto.nobody.com", 2s, server);
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+    EXPECT_GE(dns.queries(), 2);
+
+    auto bad_server = LookupTxt("_atproto.alice.com", 2s, NameServer{"not-an-ip", 53});
+    ASSERT_FALSE(bad_server);
+    EXPECT_EQ(bad_server.error().code, ErrorCode::kConfig);
+}
+
+TEST(DnsTxtTest, HandleResolverUsesTheDnsAnswer) {
+    FakeDnsServer dns({{"_atproto.alice.com", {{std::string("did=") + kAliceDid}}}});
+    ASSERT_NE(dns.port(), 0);
+    net::CurlHttpClient client;  // DNS answers first: no HTTP request is needed
+    HandleResolverOptions options;
+    options.txt_lookup = [&](const std::string& name) {
+        return LookupTxt(name, 2s, NameServer{"127.0.0.1", dns.port()});
+    };
+    DefaultHandleResolver resolver(client, options);
+    auto did = resolver.Resolve("alice.com");
+    ASSERT_TRUE(did) << did.error().ToString();
+    EXPECT_EQ(*did, kAliceDid);
 }
 
 // ---- resolvers against the loopback stand-in --------------------------------------------------------------
