@@ -4,7 +4,8 @@
 // Contract
 // - ParseDidDocument() is strict and size-limited: at most options.max_bytes of UTF-8 JSON, an object whose
 //   `id` is exactly the requested DID; `alsoKnownAs` an array of strings, `verificationMethod` and
-//   `service` arrays of objects with string members where present. Anything else → kProtocol
+//   `service` arrays of objects with string members where present, no repeated member names, nesting ≤ 32.
+//   Anything else → kProtocol
 //   ("invalid did document"; IdentityErrorName → invalid_did_document).
 // - Derived fields:
 //   handle       the first `alsoKnownAs` entry that is `at://` + a valid handle, lowercased (a claim only;

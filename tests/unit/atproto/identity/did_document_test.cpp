@@ -145,6 +145,11 @@ TEST(DidDocumentTest, RejectsMalformedStructure) {
              std::string(R"({"id":")") + did + R"(","service":"x"})",
              std::string(R"({"id":")") + did + R"(","service":[{"type":"AtprotoPersonalDataServer"}]})",
              std::string(R"({"id":")") + did + R"(","x":)" + std::string(100, '[') + std::string(100, ']') + "}",
+             // repeated member names: readers disagree on which one wins
+             std::string(R"({"id":")") + did + R"(","id":")" + did + R"("})",
+             std::string(R"({"id":")") + did +
+                 R"(","service":[{"id":"#atproto_pds","type":"AtprotoPersonalDataServer",)"
+                 R"("serviceEndpoint":"https://a.example.com","serviceEndpoint":"https://b.example.com"}]})",
          }) {
         ExpectInvalidDocument(ParseDidDocument(text, kDid), text.substr(0, 80));
     }
