@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <iostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -263,6 +264,57 @@ TEST_F(CborCrossCheck, LexCborRecordsDecodeInPlyrAndReencodeByteIdentically) {
         }
     }
     EXPECT_EQ(checked, 300u);
+}
+
+// Non-canonical or non-data-model encodings of one-key maps {"a": …}.
+struct BadCbor {
+    const char* name;
+    const char* hex;
+};
+// Both strict decoders refuse these.
+const std::vector<BadCbor> kBothReject = {
+    {"duplicate key", "a2616101616102"},
+    {"non-minimal integer", "a161611801"},
+    {"non-minimal string length", "a178016101"},
+    {"indefinite-length map", "bf616101ff"},
+    {"indefinite-length string", "a161617f616161ff"},
+    {"tag other than 42", "a16161c11a00000001"},
+    {"trailing bytes", "a161610100"},
+    {"integer map key", "a10101"},
+    {"tag 42 without the 0x00 prefix", "a16161d82a4401711220"},
+};
+// lex-cbor 0.1.6 accepts these (cborg's options do not check them); the data model forbids them and plyr refuses
+// them, which is the safe side of the difference (plyr never accepts a block the reference would re-encode
+// differently).
+const std::vector<BadCbor> kOnlyPlyrRejects = {
+    {"unsorted keys", "a2616202616101"}, {"keys sorted bytewise, not length-first", "a262616101616202"},
+    {"half float", "a16161f93c00"},      {"double float", "a16161fb3ff0000000000000"},
+    {"undefined", "a16161f7"},           {"integer 2^63", "a161611b8000000000000000"},
+    {"invalid UTF-8", "a1616162c328"},
+};
+
+TEST_F(CborCrossCheck, NonCanonicalInputIsRefusedByPlyrAndWhereStrictByLexCborToo) {
+    json::array ops;
+    for (const auto* list : {&kBothReject, &kOnlyPlyrRejects}) {
+        for (const auto& bad : *list) {
+            ops.push_back(json::object{{"op", "lex_decode_only"}, {"cbor", Base64Encode(*core::HexDecode(bad.hex))}});
+        }
+    }
+    auto results = RunJs(env_, ops);
+    ASSERT_TRUE(results) << results.error().message;
+
+    std::size_t i = 0;
+    for (const auto& bad : kBothReject) {
+        SCOPED_TRACE(bad.name);
+        EXPECT_FALSE(atproto::DecodeDagCbor(*core::HexDecode(bad.hex)));
+        EXPECT_TRUE((*results)[i++].as_object().contains("error")) << "lex-cbor accepted it";
+    }
+    for (const auto& bad : kOnlyPlyrRejects) {
+        SCOPED_TRACE(bad.name);
+        EXPECT_FALSE(atproto::DecodeDagCbor(*core::HexDecode(bad.hex)));
+        const auto& js = (*results)[i++].as_object();
+        if (js.contains("error")) std::cout << "note: lex-cbor now refuses " << bad.name << " too\n";
+    }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 // Ops:
 //   lex_encode   {json}          strict lexParse → lex-cbor encode → {cbor, cid, json}
 //   lex_decode   {cbor}          lex-cbor decode → {json, cbor (re-encoded), cid (of the input bytes)}
+//   lex_decode_only {cbor}       lex-cbor decode only → {} (or the decoder's error)
 //   random       {seed, count}   JS-built random records → [{json, cbor, cid}]
 //   keygen       {curve}         Keypair.create({exportable}) → {did, private_hex}
 //   import_key   {curve, private_hex} → {did}
@@ -142,6 +143,10 @@ const ops = {
     const digest = crypto.createHash('sha256').update(bytes).digest()
     const cid = lexData.createCid(lexData.CBOR_DATA_CODEC, lexData.SHA256_HASH_CODE, new Uint8Array(digest))
     return { json: lexJson.lexStringify(value), cbor: b64(lexCbor.encode(value)), cid: cid.toString() }
+  },
+  async lex_decode_only({ cbor }) {
+    lexCbor.decode(fromB64(cbor))
+    return {}
   },
   async random({ seed, count }) {
     const r = prng(seed)
