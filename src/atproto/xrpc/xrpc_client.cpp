@@ -60,7 +60,9 @@ std::string HeaderOr(const net::HttpResponse& response, std::string_view name) {
     return value ? std::string(*value) : std::string();
 }
 
-XrpcError ParseErrorResponse(std::string_view nsid, const net::HttpResponse& response, std::string_view body) {
+}  // namespace
+
+XrpcError ErrorFromResponse(std::string_view nsid, const net::HttpResponse& response, std::string_view body) {
     XrpcError error;
     error.status = response.status;
     error.www_authenticate = HeaderOr(response, "www-authenticate");
@@ -81,7 +83,13 @@ XrpcError ParseErrorResponse(std::string_view nsid, const net::HttpResponse& res
         }
         if (auto it = object.find("message"); it != object.end() && it->value().is_string()) {
             std::string_view message = it->value().get_string();
-            error.message = std::string(message.substr(0, kMaxErrorMessageLength));
+            if (message.size() > kMaxErrorMessageLength) {
+                // Cut on a UTF-8 character boundary (never inside a multi-byte sequence).
+                std::size_t cut = kMaxErrorMessageLength;
+                while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+                message = message.substr(0, cut);
+            }
+            error.message = std::string(message);
         }
     }
     if (error.message.empty()) {
@@ -92,6 +100,8 @@ XrpcError ParseErrorResponse(std::string_view nsid, const net::HttpResponse& res
     error.code = CodeForXrpcError(response.status, error.error);
     return error;
 }
+
+namespace {
 
 bool IsUseDpopNonce(const XrpcError& error) {
     if (error.error == "use_dpop_nonce") return true;
@@ -364,7 +374,7 @@ XrpcResult<XrpcClient::Raw> XrpcClient::Execute(const Call& call) const {
         } else {
             error_body = std::move(response->body);
         }
-        XrpcError error = ParseErrorResponse(call.nsid, *response, error_body);
+        XrpcError error = ErrorFromResponse(call.nsid, *response, error_body);
 
         if (options_.auth && !nonce_retried && IsUseDpopNonce(error) && !error.dpop_nonce.empty()) {
             // The server refused before processing anything: one more try with the nonce is always safe.

@@ -87,6 +87,11 @@ XrpcError FromError(const Error& error);
 // 413 → kTooLarge, 429 → kBusy, 501 → kUnsupported, other 5xx → kUnavailable, 3xx → kProtocol).
 ErrorCode CodeForXrpcError(int status, std::string_view error_name);
 
+// The XrpcError for a non-2xx response whose body is `body` (untrusted): the `error` name is kept only when
+// it is a printable token of at most 128 bytes, the message is cut at 1024 bytes, a body that is not an
+// XRPC error object leaves only a printable snippet in `detail`. Never fails.
+XrpcError ErrorFromResponse(std::string_view nsid, const net::HttpResponse& response, std::string_view body);
+
 // Query parameters in order; repeat a key for an array parameter.
 using Params = std::vector<std::pair<std::string, std::string>>;
 
