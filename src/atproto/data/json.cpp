@@ -88,6 +88,17 @@ Result<std::string> DecodeBytesBase64(std::string_view text) {
         if (padded.size() % 4 == 1) return Fail(ErrorCode::kInvalidArgument, "invalid base64 length");
         padded.append((4 - padded.size() % 4) % 4, '=');
     }
+    // The spare low bits of the last character are ignored, as the Go and TypeScript references do (the
+    // interop lexicon vectors carry {"$bytes": "123"}): clear them so the strict decoder accepts the value.
+    // Re-encoding always yields the canonical spelling.
+    std::size_t pad = padded.size() - padded.find_last_not_of('=') - 1;
+    if ((pad == 1 || pad == 2) && padded.size() > pad) {
+        static constexpr std::string_view kAlphabet =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        char& last = padded[padded.size() - pad - 1];
+        std::size_t index = kAlphabet.find(last);
+        if (index != std::string_view::npos) last = kAlphabet[index & (pad == 1 ? 0x3c : 0x30)];
+    }
     auto bytes = core::Base64Decode(padded);
     if (!bytes) return Fail(ErrorCode::kInvalidArgument, "$bytes is not valid base64");
     return std::move(*bytes);

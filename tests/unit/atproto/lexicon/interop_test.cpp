@@ -19,36 +19,12 @@ using testing::RepoPath;
 
 constexpr std::string_view kDir = "tests/data/atproto-interop/lexicon/";
 
-// plyr's data module decodes {"$bytes"} strictly: the unused low bits of the last base64 character must be
-// zero, so every byte string has one spelling. The vector record "full" writes {"$bytes": "123"}, whose last
-// character carries non-zero spare bits; the Go and TypeScript references ignore them. Where strict decoding
-// refuses a case, re-spell such values canonically ("123" → "120", the same two bytes 0xd7 0x6d) so that the
-// vector still exercises the lexicon validator rather than the base64 decoder. Counted and reported below.
-void CanonicalizeBytes(json::value& v, int& rewrites) {
-    if (v.is_object()) {
-        json::object& obj = v.get_object();
-        if (obj.size() == 1 && obj.contains("$bytes") && obj["$bytes"].is_string() &&
-            obj["$bytes"].get_string() == "123") {
-            obj["$bytes"] = "120";
-            ++rewrites;
-            return;
-        }
-        for (auto& [key, item] : obj) CanonicalizeBytes(item, rewrites);
-    } else if (v.is_array()) {
-        for (auto& item : v.get_array()) CanonicalizeBytes(item, rewrites);
-    }
-}
-
-Value DataModel(const json::value& data, int& rewrites) {
+// Every record of the vectors must be a valid data-model value (incl. {"$bytes": "123"}, whose spare low bits
+// are non-zero: accepted, as the Go and TypeScript references do).
+Value DataModel(const json::value& data) {
     auto value = ValueFromJson(data);
-    if (value) return std::move(*value);
-    json::value copy = data;
-    int before = rewrites;
-    CanonicalizeBytes(copy, rewrites);
-    EXPECT_GT(rewrites, before) << "not valid data model: " << value.error().ToString();
-    auto retried = ValueFromJson(copy);
-    EXPECT_TRUE(retried) << (retried ? "" : retried.error().ToString());
-    return retried ? std::move(*retried) : Value();
+    EXPECT_TRUE(value) << "not valid data model: " << (value ? "" : value.error().ToString());
+    return value ? std::move(*value) : Value();
 }
 
 const Catalog& InteropCatalog() {
@@ -99,9 +75,8 @@ TEST(LexiconInterop, InvalidLexiconDocumentsAreRejected) {
 TEST(LexiconInterop, ValidRecordsPass) {
     json::value cases = ReadJson(RepoPath(std::string(kDir) + "record-data-valid.json"));
     ASSERT_EQ(cases.as_array().size(), 3u);
-    int rewrites = 0;
     for (const json::value& c : cases.as_array()) {
-        Value record = DataModel(c.at("data"), rewrites);
+        Value record = DataModel(c.at("data"));
         std::string nsid(c.at("data").at("$type").as_string());
         auto status = ValidateRecord(InteropCatalog(), nsid, record);
         EXPECT_TRUE(status) << c.at("name") << ": " << testing::ErrorMessage(status);
@@ -109,23 +84,20 @@ TEST(LexiconInterop, ValidRecordsPass) {
         EXPECT_TRUE(key) << c.at("name") << ": " << testing::ErrorMessage(key);
     }
     // At most the one known spelling ("full".bytes) needed the canonical re-spelling described above.
-    EXPECT_LE(rewrites, 1);
 }
 
 TEST(LexiconInterop, InvalidRecordsFailInTheValidator) {
     json::value cases = ReadJson(RepoPath(std::string(kDir) + "record-data-invalid.json"));
     ASSERT_EQ(cases.as_array().size(), 50u);
-    int rewrites = 0;
     for (const json::value& c : cases.as_array()) {
         // Every case is valid data model: the lexicon validator, not the JSON decoder, must reject it.
-        Value record = DataModel(c.at("data"), rewrites);
+        Value record = DataModel(c.at("data"));
         auto status = ValidateRecord(InteropCatalog(), "example.lexicon.record", record);
         EXPECT_FALSE(status) << c.at("name") << " passed";
         if (!status) {
             EXPECT_EQ(status.error().code, ErrorCode::kInvalidArgument) << c.at("name");
         }
     }
-    EXPECT_LE(rewrites, 1);  // "unknown wrong type (bytes)"
 }
 
 // A few vector records with the exact path and reason, so a pass for the wrong reason cannot hide.
