@@ -1,5 +1,6 @@
 #include "atproto/identity/identity_resolver.hpp"
 
+#include <condition_variable>
 #include <iterator>
 #include <list>
 #include <map>
@@ -65,6 +66,13 @@ struct IdentityResolver::Cache {
     std::map<std::string, Entry, std::less<>> entries;
     std::list<std::string> order;  // insertion order, oldest first
     std::set<std::string, std::less<>> refreshing;
+    // A fetch in progress that other callers of the same key wait for.
+    struct Flight {
+        std::condition_variable done_cv;
+        bool done = false;
+        std::optional<Result<T>> result;
+    };
+    std::map<std::string, std::shared_ptr<Flight>, std::less<>> flights;
 
     // Caller holds the mutex.
     void Store(const std::string& key, Result<T> value, std::int64_t now, std::size_t max_entries) {
@@ -98,44 +106,98 @@ IdentityResolver::~IdentityResolver() = default;
 template <typename T, typename Fetch>
 Result<T> IdentityResolver::Cached(Cache<T>& cache, const std::string& key, const ResolveOptions& options,
                                    Fetch fetch) {
+    using Flight = typename Cache<T>::Flight;
     std::optional<T> stale;
-    if (!options.no_cache) {
+    std::shared_ptr<Flight> flight;  // set when this call leads the fetch others may join
+    {
         std::unique_lock lock(cache.mutex);
-        const std::int64_t now = clock_.NowMicros();
-        if (auto it = cache.entries.find(key); it != cache.entries.end()) {
-            const std::int64_t age = now - it->second.stored_at;
-            const auto& value = it->second.value;
-            const bool young_enough = !options.max_age || age <= Micros(*options.max_age);
-            if (!value) {
-                if (age < Micros(options_.negative_ttl) && young_enough) return value;
-            } else if (young_enough && age < Micros(options_.stale_after)) {
-                return value;
-            } else if (young_enough && age < Micros(options_.expire_after)) {
-                stale = *value;
-                if (options_.refresh_executor) {
-                    if (cache.refreshing.insert(key).second) {
-                        lock.unlock();
-                        options_.refresh_executor([this, &cache, key, fetch]() {
-                            auto fresh = fetch();
-                            std::lock_guard guard(cache.mutex);
-                            cache.refreshing.erase(key);
-                            if (fresh || !IsTransient(fresh.error())) {
-                                cache.Store(key, std::move(fresh), clock_.NowMicros(), options_.max_entries);
-                            }
-                        });
+        if (!options.no_cache) {
+            const std::int64_t now = clock_.NowMicros();
+            if (auto it = cache.entries.find(key); it != cache.entries.end()) {
+                const std::int64_t age = now - it->second.stored_at;
+                const auto& value = it->second.value;
+                const bool young_enough = !options.max_age || age <= Micros(*options.max_age);
+                if (!value) {
+                    if (age < Micros(options_.negative_ttl) && young_enough) return value;
+                } else if (young_enough && age < Micros(options_.stale_after)) {
+                    return value;
+                } else if (young_enough && age < Micros(options_.expire_after)) {
+                    stale = *value;
+                    if (options_.refresh_executor) {
+                        if (cache.refreshing.insert(key).second) {
+                            lock.unlock();
+                            options_.refresh_executor([this, &cache, key, fetch]() {
+                                auto fresh = fetch();
+                                std::lock_guard guard(cache.mutex);
+                                cache.refreshing.erase(key);
+                                if (fresh || !IsTransient(fresh.error())) {
+                                    cache.Store(key, std::move(fresh), clock_.NowMicros(), options_.max_entries);
+                                }
+                            });
+                        }
+                        return std::move(*stale);
                     }
-                    return std::move(*stale);
                 }
             }
         }
+        // One fetch per key at a time: a firehose burst for one DID must not become a burst of requests.
+        if (auto running = cache.flights.find(key); running != cache.flights.end()) {
+            if (!options.no_cache) {
+                std::shared_ptr<Flight> joined = running->second;
+                if (options_.on_join) options_.on_join();
+                joined->done_cv.wait(lock, [&] { return joined->done; });
+                return *joined->result;
+            }
+        } else {
+            flight = std::make_shared<Flight>();
+            cache.flights.emplace(key, flight);
+        }
     }
-    Result<T> result = fetch();
-    if (!result && stale && IsTransient(result.error())) return std::move(*stale);
-    if (result || IsCacheableFailure(result.error())) {
-        std::lock_guard lock(cache.mutex);
-        cache.Store(key, result, clock_.NowMicros(), options_.max_entries);
+
+    auto finish = [&](Result<T> outcome) {
+        std::unique_lock lock(cache.mutex);
+        if (outcome || IsCacheableFailure(outcome.error())) {
+            cache.Store(key, outcome, clock_.NowMicros(), options_.max_entries);
+        }
+        if (flight) {
+            flight->result = outcome;
+            flight->done = true;
+            cache.flights.erase(key);
+            lock.unlock();
+            flight->done_cv.notify_all();
+        }
+        return outcome;
+    };
+
+    std::optional<Result<T>> result;
+    try {
+        result.emplace(fetch());
+    } catch (...) {
+        // Whoever joined this fetch must not wait forever; the exception itself goes on to our caller.
+        if (flight) {
+            std::unique_lock lock(cache.mutex);
+            flight->result = Fail(ErrorCode::kInternal, "identity resolution failed", "fetch threw");
+            flight->done = true;
+            cache.flights.erase(key);
+            lock.unlock();
+            flight->done_cv.notify_all();
+        }
+        throw;
     }
-    return result;
+    if (!*result && stale && IsTransient(result->error())) {
+        // A refresh that could not reach the server: keep serving what we knew (not stored again).
+        Result<T> served = std::move(*stale);
+        if (flight) {
+            std::unique_lock lock(cache.mutex);
+            flight->result = served;
+            flight->done = true;
+            cache.flights.erase(key);
+            lock.unlock();
+            flight->done_cv.notify_all();
+        }
+        return served;
+    }
+    return finish(std::move(*result));
 }
 
 Result<std::string> IdentityResolver::ResolveHandleToDid(std::string_view handle, const ResolveOptions& options) {

@@ -16,7 +16,8 @@
 //   if a synchronous refresh fails to reach the server the stale value is served. Failures other than bad
 //   input are cached for negative_ttl. ResolveOptions::no_cache skips reading the cache (the result is
 //   still stored); max_age treats older entries as misses (OAuth flows: ≤ 10 min). At most max_entries per
-//   map (oldest inserted evicted first). Concurrent misses for the same key may fetch twice.
+//   map (oldest inserted evicted first). Concurrent misses for the same key share one fetch (no_cache
+//   callers always fetch themselves).
 // - Errors: see IdentityErrorName — kInvalidArgument/kUnsupported (invalid_handle), kConflict
 //   (handle_mismatch), kProtocol (invalid_did_document), kNotFound (identity_not_found), anything else
 //   (identity_unreachable).
@@ -60,6 +61,9 @@ struct IdentityCacheOptions {
     std::size_t max_entries = 100'000;
     // Optional stale-while-revalidate: runs a refresh task in the background (e.g. posts it to a pool).
     std::function<void(std::function<void()>)> refresh_executor;
+    // Optional observer: called (under the cache lock: keep it trivial) when a caller waits for another
+    // caller's fetch of the same key instead of fetching again (tests, metrics).
+    std::function<void()> on_join;
 };
 
 struct ResolveOptions {

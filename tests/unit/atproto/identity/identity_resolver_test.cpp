@@ -2,10 +2,12 @@
 // against the loopback stand-in acting as PLC directory and resolveHandle service.
 #include "atproto/identity/identity_resolver.hpp"
 
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -273,6 +275,74 @@ TEST_F(IdentityResolverTest, CacheKeepsAtMostMaxEntries) {
     EXPECT_EQ(handles_.Calls("b.com"), 1);
     EXPECT_FALSE(resolver.ResolveHandleToDid("a.com"));  // evicted first
     EXPECT_EQ(handles_.Calls("a.com"), 2);
+}
+
+// Blocks every Resolve() until Open(); tells when a given number of calls have started.
+class GatedDids final : public DidResolver {
+  public:
+    Result<DidDocument> Resolve(std::string_view did) override {
+        std::unique_lock lock(mutex_);
+        ++calls_;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return open_; });
+        return Doc(std::string(did), "alice.com");
+    }
+    void WaitForCalls(int n) {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return calls_ >= n; });
+    }
+    void Open() {
+        std::lock_guard lock(mutex_);
+        open_ = true;
+        cv_.notify_all();
+    }
+    int calls() {
+        std::lock_guard lock(mutex_);
+        return calls_;
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    int calls_ = 0;
+    bool open_ = false;
+};
+
+TEST_F(IdentityResolverTest, ConcurrentMissesShareOneFetchButNoCacheFetchesItself) {
+    GatedDids gated;
+    std::mutex mutex;
+    std::condition_variable joined_cv;
+    int joined = 0;
+    auto options = Options();
+    options.on_join = [&] {
+        std::lock_guard lock(mutex);
+        ++joined;
+        joined_cv.notify_all();
+    };
+    IdentityResolver resolver(handles_, gated, clock_, options);
+    Result<std::shared_ptr<const DidDocument>> first = Fail(ErrorCode::kInternal, "unset");
+    Result<std::shared_ptr<const DidDocument>> second = first;
+    Result<std::shared_ptr<const DidDocument>> fresh = first;
+
+    std::thread leader([&] { first = resolver.ResolveDocument(kAlice); });
+    gated.WaitForCalls(1);
+    std::thread follower([&] { second = resolver.ResolveDocument(kAlice); });
+    {
+        std::unique_lock lock(mutex);
+        joined_cv.wait(lock, [&] { return joined == 1; });
+    }
+    std::thread bypass(
+        [&] { fresh = resolver.ResolveDocument(kAlice, ResolveOptions{.no_cache = true, .max_age = {}}); });
+    gated.WaitForCalls(2);
+    gated.Open();
+    leader.join();
+    follower.join();
+    bypass.join();
+
+    ASSERT_TRUE(first && second && fresh);
+    EXPECT_EQ(first->get(), second->get());  // the very same document object
+    EXPECT_EQ(gated.calls(), 2);             // leader + the no_cache caller; the follower waited
+    EXPECT_EQ(joined, 1);
 }
 
 TEST(IdentityErrorNameTest, MapsCodesToProductErrorNames) {
