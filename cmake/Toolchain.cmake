@@ -14,6 +14,11 @@ if(PLYR_SANITIZE)
                                                 -fno-sanitize-recover=undefined)
   target_link_options(plyr_options INTERFACE -fsanitize=address,undefined)
 endif()
+if(PLYR_FUZZ)
+  # Every library is instrumented for coverage feedback; only the fuzz executables link libFuzzer's main.
+  target_compile_options(plyr_options INTERFACE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  target_link_options(plyr_options INTERFACE -fsanitize=address,undefined)
+endif()
 # Asio and Beast are compiled once (src/net/asio_impl.cpp) instead of in every TU that includes them.
 target_compile_definitions(plyr_options INTERFACE BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION
                                                   BOOST_ASIO_NO_DEPRECATED)

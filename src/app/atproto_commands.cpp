@@ -14,6 +14,8 @@
 #include "atproto/data/cbor.hpp"
 #include "atproto/data/cid.hpp"
 #include "atproto/data/json.hpp"
+#include "atproto/lexicon/catalog.hpp"
+#include "atproto/lexicon/validate.hpp"
 #include "atproto/syntax/tid.hpp"
 #include "core/clock.hpp"
 
@@ -51,6 +53,20 @@ int RunAtprotoVerifyJwt(const std::string& token, const std::string& did_key) {
     auto payload = atproto::crypto::VerifyJwt(token, did_key);
     if (!payload) return Failed("jwt not valid", payload.error());
     fmt::print("{}\n", boost::json::serialize(*payload));
+    return kExitOk;
+}
+
+int RunAtprotoValidate(const std::string& lexicon_dir, const std::string& nsid, const std::string& file) {
+    auto catalog = atproto::lexicon::LoadCatalog(lexicon_dir);
+    if (!catalog) return Failed("cannot load lexicons", catalog.error());
+    auto text = ReadFile(file);
+    if (!text) {
+        fmt::print(stderr, "plyr: cannot read {}\n", file);
+        return kExitRuntime;
+    }
+    auto valid = atproto::lexicon::ValidateRecordJson(*catalog, nsid, *text);
+    if (!valid) return Failed(fmt::format("invalid {} record", nsid), valid.error());
+    fmt::print("valid {} record\n", nsid);
     return kExitOk;
 }
 

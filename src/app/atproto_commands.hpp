@@ -9,6 +9,8 @@ namespace plyr::app {
 int RunAtprotoCid(const std::string& file);
 // Verifies a compact JWT (ES256/ES256K) with a did:key and its time claims; prints the payload JSON.
 int RunAtprotoVerifyJwt(const std::string& token, const std::string& did_key);
+// Validates a JSON record against `nsid` from the lexicons under lexicon_dir.
+int RunAtprotoValidate(const std::string& lexicon_dir, const std::string& nsid, const std::string& file);
 // A fresh TID.
 int RunAtprotoTid();
 

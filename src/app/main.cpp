@@ -53,6 +53,14 @@ int main(int argc, char** argv) {
     auto* tid_cmd = atproto_cmd->add_subcommand("tid", "print a fresh TID");
     std::string jwt_token;
     std::string jwt_did_key;
+    std::string lexicon_dir;
+    std::string validate_nsid;
+    std::string validate_file;
+    auto* validate_cmd = atproto_cmd->add_subcommand("validate", "validate a JSON record against a lexicon");
+    validate_cmd->add_option("lexicon-dir", lexicon_dir, "directory of lexicon JSON files (e.g. lexicons/)")
+        ->required();
+    validate_cmd->add_option("nsid", validate_nsid, "record type, e.g. fm.plyr.track")->required();
+    validate_cmd->add_option("file", validate_file, "the record as JSON")->required();
     auto* verify_jwt_cmd =
         atproto_cmd->add_subcommand("verify-jwt", "verify a JWT's signature and times with a did:key");
     verify_jwt_cmd->add_option("token", jwt_token, "compact JWT")->required();
@@ -93,6 +101,7 @@ int main(int argc, char** argv) {
     if (*version_cmd) return RunVersion();
     if (*cid_cmd) return RunAtprotoCid(cid_file);
     if (*tid_cmd) return RunAtprotoTid();
+    if (*validate_cmd) return RunAtprotoValidate(lexicon_dir, validate_nsid, validate_file);
     if (*verify_jwt_cmd) return RunAtprotoVerifyJwt(jwt_token, jwt_did_key);
     return kExitUsage;
 }

@@ -96,5 +96,33 @@ TEST(AtprotoCli, VerifyJwtAcceptsAGoodTokenAndRefusesTamperedOnes) {
     EXPECT_EQ(Atproto({"verify-jwt", "only-one-arg"}).exit_code, 2);
 }
 
+TEST(AtprotoCli, ValidateChecksRecordsAgainstTheRepositoryLexicons) {
+    TempDir dir;
+    std::string lexicons = std::string(PLYR_SOURCE_DIR) + "/lexicons";
+    std::ofstream(dir.path() + "/good.json")
+        << R"({"$type":"fm.plyr.track","title":"sine sweep","artist":"alice","fileType":"mp3",)"
+        << R"("audioUrl":"https://plyr.example/audio/0123456789abcdef.mp3","createdAt":"2026-11-25T12:00:00.000Z"})";
+    auto good = Atproto({"validate", lexicons, "fm.plyr.track", dir.path() + "/good.json"});
+    EXPECT_EQ(good.exit_code, 0) << good.err;
+    EXPECT_NE(good.out.find("valid fm.plyr.track record"), std::string::npos);
+
+    std::ofstream(dir.path() + "/bad.json")
+        << R"({"$type":"fm.plyr.track","title":"","artist":"alice","fileType":"mp3",)"
+        << R"("audioUrl":"https://plyr.example/a.mp3","createdAt":"2026-11-25T12:00:00.000Z"})";
+    auto bad = Atproto({"validate", lexicons, "fm.plyr.track", dir.path() + "/bad.json"});
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.err.find("title"), std::string::npos) << bad.err;
+
+    std::ofstream(dir.path() + "/bad_date.json")
+        << R"({"title":"x","artist":"alice","fileType":"mp3","createdAt":"yesterday"})";
+    auto bad_date = Atproto({"validate", lexicons, "fm.plyr.track", dir.path() + "/bad_date.json"});
+    EXPECT_EQ(bad_date.exit_code, 1);
+    EXPECT_NE(bad_date.err.find("createdAt"), std::string::npos) << bad_date.err;
+
+    auto unknown = Atproto({"validate", lexicons, "fm.plyr.nope", dir.path() + "/good.json"});
+    EXPECT_EQ(unknown.exit_code, 1);
+    EXPECT_EQ(Atproto({"validate", lexicons}).exit_code, 2);
+}
+
 }  // namespace
 }  // namespace plyr::testing
