@@ -1,5 +1,5 @@
 // jscheck.mjs - the JavaScript side of plyr's cross-check with the reference atproto libraries
-// (@atproto/lex-cbor, @atproto/lex-json, @atproto/crypto as pinned in tests/fixtures/atproto-testnet).
+// (@atproto/lex-cbor, @atproto/lex-json, @atproto/crypto, @atproto/lexicon as pinned in tests/fixtures/atproto-testnet).
 //
 //   node jscheck.mjs <node_modules dir> <request.json>
 //
@@ -13,6 +13,7 @@
 //   lex_decode   {cbor}          lex-cbor decode → {json, cbor (re-encoded), cid (of the input bytes)}
 //   lex_decode_only {cbor}       lex-cbor decode only → {} (or the decoder's error)
 //   random       {seed, count}   JS-built random records → [{json, cbor, cid}]
+//   lex_validate {lexicon_dir, nsid, json}  @atproto/lexicon assertValidRecord → {valid, message, skipped}
 //   keygen       {curve}         Keypair.create({exportable}) → {did, private_hex}
 //   import_key   {curve, private_hex} → {did}
 //   sign         {curve, private_hex, message_b64} → {sig} (base64url, 64 bytes)
@@ -40,6 +41,7 @@ const lexCbor = await load('@atproto/lex-cbor')
 const lexJson = await load('@atproto/lex-json')
 const lexData = await load('@atproto/lex-data')
 const atCrypto = await load('@atproto/crypto')
+const atLexicon = await load('@atproto/lexicon')
 
 const b64 = (bytes) => Buffer.from(bytes).toString('base64')
 const b64url = (bytes) => Buffer.from(bytes).toString('base64url')
@@ -132,6 +134,24 @@ function randomRecord(r) {
   return rec
 }
 
+// ---- lexicons: every *.json under a directory, loaded once per process
+const lexiconSets = new Map()
+function lexiconsFrom(dir) {
+  if (!lexiconSets.has(dir)) {
+    const lex = new atLexicon.Lexicons()
+    const skipped = []
+    for (const file of fs.readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.json')).sort()) {
+      try {
+        lex.add(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')))
+      } catch (err) {
+        skipped.push(`${file}: ${err.message}`)
+      }
+    }
+    lexiconSets.set(dir, { lex, skipped })
+  }
+  return lexiconSets.get(dir)
+}
+
 // ---- ops
 const ops = {
   async lex_encode({ json }) {
@@ -153,6 +173,17 @@ const ops = {
     const out = []
     for (let i = 0; i < count; i++) out.push(await encodeLex(randomRecord(r)))
     return { records: out }
+  },
+  async lex_validate({ lexicon_dir, nsid, json }) {
+    const { lex, skipped } = lexiconsFrom(lexicon_dir)
+    // @atproto/lexicon's own JSON conversion: its validator expects its CID and BlobRef classes.
+    const value = atLexicon.jsonToLex(JSON.parse(json))
+    try {
+      lex.assertValidRecord(nsid, value)
+      return { valid: true, skipped }
+    } catch (err) {
+      return { valid: false, message: String(err?.message ?? err), skipped }
+    }
   },
   async keygen({ curve }) {
     const kp = await keypairClass(curve).create({ exportable: true })
