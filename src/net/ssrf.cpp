@@ -195,6 +195,10 @@ std::optional<Cidr> Cidr::Parse(std::string_view text) {
             return std::nullopt;
         }
     }
+    if (address->v6 && prefix >= 96 && !Normalize(*address).v6) {  // ::ffff:a.b.c.d/n = IPv4 a.b.c.d/(n-96)
+        address = Normalize(*address);
+        prefix -= 96;
+    }
     Cidr out{*address, prefix};
     // Host bits are cleared so "10.1.2.3/8" means 10.0.0.0/8.
     for (int i = 0; i < 16; ++i) {

@@ -162,6 +162,12 @@ TEST(CidrTest, ContainsAddressesInsideThePrefixOnly) {
     EXPECT_TRUE(single->Contains(*IpAddress::Parse("127.0.0.1")));
     EXPECT_FALSE(single->Contains(*IpAddress::Parse("127.0.0.2")));
 
+    auto mapped = Cidr::Parse("::ffff:10.0.0.0/104");  // the IPv4 range 10/8 in mapped spelling
+    ASSERT_TRUE(mapped);
+    EXPECT_TRUE(mapped->Contains(*IpAddress::Parse("10.2.3.4")));
+    EXPECT_TRUE(mapped->Contains(*IpAddress::Parse("::ffff:10.2.3.4")));
+    EXPECT_FALSE(mapped->Contains(*IpAddress::Parse("11.0.0.1")));
+
     auto everything = Cidr::Parse("0.0.0.0/0");
     ASSERT_TRUE(everything);
     EXPECT_TRUE(everything->Contains(*IpAddress::Parse("192.168.3.4")));
