@@ -472,7 +472,10 @@ Result<HttpResponse> CurlHttpClient::SendOnce(const HttpRequest& request, const 
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                      std::min(RemainingMs(deadline), static_cast<long>(request.connect_timeout.count())));
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, RemainingMs(deadline));
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request.max_response_bytes));
+    // A HEAD answer's Content-Length describes a body that never comes: only real bodies are capped early.
+    if (method != "HEAD") {
+        curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request.max_response_bytes));
+    }
     curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, OpenSocket);
     curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &guard);
     if (resolve_list) curl_easy_setopt(c, CURLOPT_RESOLVE, resolve_list.get());
