@@ -10,6 +10,7 @@
 #include "app/commands.hpp"
 #include "app/exit_codes.hpp"
 #include "core/log.hpp"
+#include "net/ssrf.hpp"
 
 namespace plyr::app {
 
@@ -22,6 +23,10 @@ std::optional<core::Config> LoadConfigOrReport(const core::Environment& override
     auto config = core::LoadConfig(*merged);
     if (!config) {
         fmt::print(stderr, "plyr: configuration error: {}\n", config.error().message);
+        return std::nullopt;
+    }
+    if (auto policy = net::PrivateNetworkPolicy::Parse(config->allow_private_network); !policy) {
+        fmt::print(stderr, "plyr: configuration error: invalid ALLOW_PRIVATE_NETWORK: {}\n", policy.error().message);
         return std::nullopt;
     }
     log::Level level = log::Level::kInfo;

@@ -53,6 +53,18 @@ int main(int argc, char** argv) {
     auto* tid_cmd = atproto_cmd->add_subcommand("tid", "print a fresh TID");
     std::string jwt_token;
     std::string jwt_did_key;
+    std::string resolve_id;
+    auto* resolve_cmd =
+        atproto_cmd->add_subcommand("resolve", "resolve a handle or DID (DID, handle, PDS, keys as JSON)");
+    resolve_cmd->add_option("identifier", resolve_id, "handle or DID")->required();
+    std::string get_uri;
+    auto* get_cmd = atproto_cmd->add_subcommand("get", "fetch one record from its PDS");
+    get_cmd->add_option("at-uri", get_uri, "at://<did|handle>/<collection>/<rkey>")->required();
+    std::string ls_repo;
+    std::string ls_collection;
+    auto* ls_cmd = atproto_cmd->add_subcommand("ls", "list the records of a collection");
+    ls_cmd->add_option("repo", ls_repo, "DID or handle")->required();
+    ls_cmd->add_option("collection", ls_collection, "collection NSID, e.g. fm.plyr.track")->required();
     std::string lexicon_dir;
     std::string validate_nsid;
     std::string validate_file;
@@ -101,6 +113,9 @@ int main(int argc, char** argv) {
     if (*version_cmd) return RunVersion();
     if (*cid_cmd) return RunAtprotoCid(cid_file);
     if (*tid_cmd) return RunAtprotoTid();
+    if (*resolve_cmd) return RunAtprotoResolve(resolve_id);
+    if (*get_cmd) return RunAtprotoGet(get_uri);
+    if (*ls_cmd) return RunAtprotoLs(ls_repo, ls_collection);
     if (*validate_cmd) return RunAtprotoValidate(lexicon_dir, validate_nsid, validate_file);
     if (*verify_jwt_cmd) return RunAtprotoVerifyJwt(jwt_token, jwt_did_key);
     return kExitUsage;

@@ -72,6 +72,8 @@ const std::vector<SettingInfo> kSettings = {
     {"OAUTH_ENCRYPTION_KEY_PREVIOUS", "", "atproto", "previous key, still accepted for decryption", true},
     {"OAUTH_JWK", "", "atproto", "ES256 private JWK: makes plyr a confidential OAuth client", true},
     {"PLC_DIRECTORY_URL", "https://plc.directory", "atproto", "did:plc directory"},
+    {"HANDLE_RESOLVER_URL", "", "atproto",
+     "XRPC service for com.atproto.identity.resolveHandle (needed for .test handles of a local PDS)"},
     {"ALLOW_PRIVATE_NETWORK", "false", "atproto",
      "true, or a comma list of host:port / CIDR entries allowed as outbound targets"},
     {"ADMIN_DIDS", "", "atproto", "comma list of admin DIDs"},
@@ -445,6 +447,10 @@ Result<Config> LoadConfig(const Environment& merged) {
     c.plc_directory_url = r.Str("PLC_DIRECTORY_URL");
     if (!IsHttpUrl(c.plc_directory_url, true)) return Bad("PLC_DIRECTORY_URL", "not an http(s) URL");
     c.allow_private_network = r.Str("ALLOW_PRIVATE_NETWORK");
+    c.handle_resolver_url = r.Str("HANDLE_RESOLVER_URL");
+    if (!c.handle_resolver_url.empty() && !IsHttpUrl(c.handle_resolver_url, true)) {
+        return Bad("HANDLE_RESOLVER_URL", "not an http(s) URL");
+    }
     c.admin_dids = SplitList(r.Str("ADMIN_DIDS"));
     for (const std::string& did : c.admin_dids) {
         if (did.rfind("did:", 0) != 0) return Bad("ADMIN_DIDS", fmt::format("'{}' is not a DID", did));

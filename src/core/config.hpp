@@ -87,6 +87,7 @@ struct Config {
     std::string oauth_jwk;                      // secret
     std::string plc_directory_url = "https://plc.directory";
     std::string allow_private_network = "false";
+    std::string handle_resolver_url;
     std::vector<std::string> admin_dids;
     std::string labeler_did;
 

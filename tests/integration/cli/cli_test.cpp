@@ -45,8 +45,12 @@ TEST(Cli, UsageErrorsExitTwo) {
 
 TEST(Cli, InvalidConfigurationExitsThreeWithOneClearMessage) {
     TempDir dir;
-    for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
-             {"PORT", "eighty"}, {"DATABASE_URL", "mysql://db"}, {"STORAGE_BACKEND", "s3"}, {"LOG_LEVEL", "chatty"}}) {
+    for (const auto& [name, value] :
+         std::vector<std::pair<std::string, std::string>>{{"PORT", "eighty"},
+                                                          {"DATABASE_URL", "mysql://db"},
+                                                          {"STORAGE_BACKEND", "s3"},
+                                                          {"LOG_LEVEL", "chatty"},
+                                                          {"ALLOW_PRIVATE_NETWORK", "not-a-cidr/99"}}) {
         for (const char* cmd : {"serve", "worker", "migrate"}) {
             auto r = Plyr({cmd}, {{name, value}, {"DATA_DIR", dir.path()}}, dir.path());
             EXPECT_EQ(r.exit_code, 3) << cmd << " " << name << "=" << value << "\n" << r.err;
