@@ -10,69 +10,10 @@
 #include <boost/url/parse.hpp>
 
 #include "atproto/syntax/syntax.hpp"
+#include "core/json_strict.hpp"
 
 namespace plyr::atproto::identity {
 namespace {
-
-// SAX pass that only looks for an object repeating a member name. Boost.JSON 1.81 keeps the last duplicate
-// silently while other parsers keep the first, so a document repeating `id` or `serviceEndpoint` could
-// name different identities to different readers: it is refused instead.
-class DuplicateKeyFinder {
-  public:
-    static constexpr std::size_t max_object_size = std::size_t(-1);
-    static constexpr std::size_t max_array_size = std::size_t(-1);
-    static constexpr std::size_t max_key_size = std::size_t(-1);
-    static constexpr std::size_t max_string_size = std::size_t(-1);
-
-    bool found = false;
-
-    bool on_document_begin(boost::json::error_code&) { return true; }
-    bool on_document_end(boost::json::error_code&) { return true; }
-    bool on_object_begin(boost::json::error_code&) {
-        keys_.emplace_back();
-        return true;
-    }
-    bool on_object_end(std::size_t, boost::json::error_code&) {
-        keys_.pop_back();
-        return true;
-    }
-    bool on_array_begin(boost::json::error_code&) { return true; }
-    bool on_array_end(std::size_t, boost::json::error_code&) { return true; }
-    bool on_key_part(boost::json::string_view part, std::size_t, boost::json::error_code&) {
-        key_.append(part.data(), part.size());
-        return true;
-    }
-    bool on_key(boost::json::string_view part, std::size_t, boost::json::error_code& ec) {
-        key_.append(part.data(), part.size());
-        const bool inserted = keys_.back().insert(std::move(key_)).second;
-        key_.clear();
-        if (inserted) return true;
-        found = true;
-        ec = boost::json::error::syntax;
-        return false;
-    }
-    bool on_string_part(boost::json::string_view, std::size_t, boost::json::error_code&) { return true; }
-    bool on_string(boost::json::string_view, std::size_t, boost::json::error_code&) { return true; }
-    bool on_number_part(boost::json::string_view, boost::json::error_code&) { return true; }
-    bool on_int64(std::int64_t, boost::json::string_view, boost::json::error_code&) { return true; }
-    bool on_uint64(std::uint64_t, boost::json::string_view, boost::json::error_code&) { return true; }
-    bool on_double(double, boost::json::string_view, boost::json::error_code&) { return true; }
-    bool on_bool(bool, boost::json::error_code&) { return true; }
-    bool on_null(boost::json::error_code&) { return true; }
-    bool on_comment_part(boost::json::string_view, boost::json::error_code&) { return true; }
-    bool on_comment(boost::json::string_view, boost::json::error_code&) { return true; }
-
-  private:
-    std::vector<std::set<std::string, std::less<>>> keys_;
-    std::string key_;
-};
-
-bool HasDuplicateKeys(std::string_view json, const boost::json::parse_options& options) {
-    boost::json::basic_parser<DuplicateKeyFinder> parser(options);
-    boost::json::error_code ec;
-    parser.write_some(false, json.data(), json.size(), ec);
-    return parser.handler().found;
-}
 
 tl::unexpected<Error> Invalid(std::string detail) {
     return Fail(ErrorCode::kProtocol, "invalid did document", std::move(detail));
@@ -164,7 +105,7 @@ Result<DidDocument> ParseDidDocument(std::string_view json, std::string_view exp
     boost::system::error_code ec;
     boost::json::value root = boost::json::parse(json, ec, {}, parse_options);
     if (ec) return Invalid("json: " + ec.message());
-    if (HasDuplicateKeys(json, parse_options)) return Invalid("a json object repeats a member name");
+    if (core::JsonHasDuplicateKeys(json, parse_options)) return Invalid("a json object repeats a member name");
     if (!root.is_object()) return Invalid("document is not a json object");
     const auto& object = root.get_object();
 
