@@ -2,12 +2,10 @@
 
 #include <cmath>
 #include <limits>
-#include <set>
 #include <string>
 #include <system_error>
 #include <vector>
 
-#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
 #include <boost/json/serialize.hpp>

@@ -1,10 +1,8 @@
 #include "atproto/identity/did_document.hpp"
 
 #include <algorithm>
-#include <set>
 #include <vector>
 
-#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
