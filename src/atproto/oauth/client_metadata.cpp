@@ -13,7 +13,7 @@ namespace {
 tl::unexpected<Error> ConfigError(std::string message) { return Fail(ErrorCode::kConfig, std::move(message)); }
 
 // "scheme://host[:port]" of an absolute URL, lowercase scheme/host as boost parses them; empty when not http(s).
-std::string OriginOf(const boost::urls::url_view& url) {
+std::string UrlOrigin(const boost::urls::url_view& url) {
     std::string origin = std::string(url.scheme()) + "://" + std::string(url.encoded_host_and_port());
     return origin;
 }
@@ -57,12 +57,12 @@ Result<boost::json::object> BuildConfidentialClientMetadata(const ConfidentialCl
     const std::string base = client_id->substr(0, client_id->size() - kClientMetadataPath.size());
     auto base_url = boost::urls::parse_absolute_uri(base);
     if (!base_url) return ConfigError("PUBLIC_URL is not an absolute URL");
-    const std::string origin = OriginOf(*base_url);
+    const std::string origin = UrlOrigin(*base_url);
     if (options.redirect_uris.empty()) return ConfigError("at least one redirect URI is required");
     boost::json::array redirects;
     for (const auto& uri : options.redirect_uris) {
         auto parsed = boost::urls::parse_absolute_uri(uri);
-        if (!parsed || OriginOf(*parsed) != origin || parsed->has_fragment()) {
+        if (!parsed || UrlOrigin(*parsed) != origin || parsed->has_fragment()) {
             return ConfigError("redirect URI must be on PUBLIC_URL's origin: " + uri);
         }
         redirects.emplace_back(uri);
