@@ -29,6 +29,9 @@ int RunMigrate(const MigrateOptions& options);
 int RunConfigCheck();
 int RunConfigDocs();
 int RunVersion();
+// `plyr keygen <kind>`: oauth-jwk (ES256 private JWK with kid), encryption-key (32 random bytes, base64url),
+// labeler-key (secp256k1 private key hex, then its did:key, one per line). Stdout only; exit 0.
+int RunKeygen(const std::string& kind);
 
 // Loads the configuration (prints a clear message on failure) and initialises logging.
 std::optional<core::Config> LoadConfigOrReport(const core::Environment& overrides,

@@ -45,6 +45,15 @@ int main(int argc, char** argv) {
 
     auto* version_cmd = cli.add_subcommand("version", "print version, build and schema version");
 
+    std::string keygen_kind;
+    auto* keygen_cmd = cli.add_subcommand("keygen", "print a new secret to stdout");
+    keygen_cmd
+        ->add_option("kind", keygen_kind,
+                     "oauth-jwk (OAUTH_JWK), encryption-key (OAUTH_ENCRYPTION_KEY) or labeler-key "
+                     "(MODERATION_LABELER_SIGNING_KEY, then its did:key)")
+        ->required()
+        ->check(CLI::IsMember({"oauth-jwk", "encryption-key", "labeler-key"}));
+
     auto* atproto_cmd = cli.add_subcommand("atproto", "AT Protocol tools for operators and debugging");
     atproto_cmd->require_subcommand(1);
     std::string cid_file;
@@ -111,6 +120,7 @@ int main(int argc, char** argv) {
     if (*check_cmd) return RunConfigCheck();
     if (*docs_cmd) return RunConfigDocs();
     if (*version_cmd) return RunVersion();
+    if (*keygen_cmd) return RunKeygen(keygen_kind);
     if (*cid_cmd) return RunAtprotoCid(cid_file);
     if (*tid_cmd) return RunAtprotoTid();
     if (*resolve_cmd) return RunAtprotoResolve(resolve_id);
