@@ -129,17 +129,21 @@ class FakeAuthServer {
 class DiscoveryTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        log::Init(log::Level::kError, log::Format::kJson);
-        ASSERT_TRUE(server_.ok());
-        auto policy = net::PrivateNetworkPolicy::Parse(server_.AllowEntry());
+        log::Init(log::Level::kError, log::Format::kJson);  // before the server starts: no listen/stop lines
+        server_ = std::make_unique<FakeAuthServer>();
+        ASSERT_TRUE(server_->ok());
+        auto policy = net::PrivateNetworkPolicy::Parse(server_->AllowEntry());
         ASSERT_TRUE(policy) << policy.error().ToString();
         net::CurlHttpClientOptions options;
         options.policy = *policy;
         client_ = std::make_unique<net::CurlHttpClient>(std::move(options));
-        server_.SetProtectedResource(200, server_.GoodResource());
-        server_.SetMetadata(server_.GoodMetadata());
+        server_->SetProtectedResource(200, server_->GoodResource());
+        server_->SetMetadata(server_->GoodMetadata());
     }
-    void TearDown() override { log::Init(log::Level::kInfo, log::Format::kJson); }
+    void TearDown() override {
+        server_.reset();
+        log::Init(log::Level::kInfo, log::Format::kJson);
+    }
 
     void ExpectAuthServerInvalid(const Result<Discovery>& result) {
         ASSERT_FALSE(result.has_value());
@@ -147,64 +151,64 @@ class DiscoveryTest : public ::testing::Test {
         EXPECT_EQ(result.error().detail.rfind(kAuthServerInvalid, 0), 0u) << result.error().detail;
     }
     void ExpectMetadataRefused(const std::function<void(boost::json::object&)>& mutate) {
-        auto metadata = server_.GoodMetadata();
+        auto metadata = server_->GoodMetadata();
         mutate(metadata);
-        server_.SetMetadata(metadata);
-        ExpectAuthServerInvalid(DiscoverFromPds(*client_, server_.Origin()));
+        server_->SetMetadata(metadata);
+        ExpectAuthServerInvalid(DiscoverFromPds(*client_, server_->Origin()));
     }
 
-    FakeAuthServer server_;
+    std::unique_ptr<FakeAuthServer> server_;
     std::unique_ptr<net::CurlHttpClient> client_;
 };
 
 TEST_F(DiscoveryTest, ValidDocumentsYieldTheEndpoints) {
-    auto found = DiscoverFromPds(*client_, server_.Origin() + "/");
+    auto found = DiscoverFromPds(*client_, server_->Origin() + "/");
     ASSERT_TRUE(found) << found.error().ToString();
-    EXPECT_EQ(found->pds_origin, server_.Origin());
-    EXPECT_EQ(found->server.issuer, server_.Origin());
-    EXPECT_EQ(found->server.pushed_authorization_request_endpoint, server_.Origin() + "/oauth/par");
-    EXPECT_EQ(found->server.token_endpoint, server_.Origin() + "/oauth/token");
-    EXPECT_EQ(found->server.authorization_endpoint, server_.Origin() + "/oauth/authorize");
-    EXPECT_EQ(found->server.revocation_endpoint, server_.Origin() + "/oauth/revoke");
+    EXPECT_EQ(found->pds_origin, server_->Origin());
+    EXPECT_EQ(found->server.issuer, server_->Origin());
+    EXPECT_EQ(found->server.pushed_authorization_request_endpoint, server_->Origin() + "/oauth/par");
+    EXPECT_EQ(found->server.token_endpoint, server_->Origin() + "/oauth/token");
+    EXPECT_EQ(found->server.authorization_endpoint, server_->Origin() + "/oauth/authorize");
+    EXPECT_EQ(found->server.revocation_endpoint, server_->Origin() + "/oauth/revoke");
 }
 
 TEST_F(DiscoveryTest, MissingProtectedResourceMeansThePdsIsItsOwnServer) {
-    server_.SetProtectedResource(404, boost::json::object{});
-    auto found = DiscoverFromPds(*client_, server_.Origin());
+    server_->SetProtectedResource(404, boost::json::object{});
+    auto found = DiscoverFromPds(*client_, server_->Origin());
     ASSERT_TRUE(found) << found.error().ToString();
-    EXPECT_EQ(found->server.issuer, server_.Origin());
+    EXPECT_EQ(found->server.issuer, server_->Origin());
 }
 
 TEST_F(DiscoveryTest, TwoAuthorizationServersAreRefused) {
-    auto resource = server_.GoodResource();
-    resource["authorization_servers"] = {server_.Origin(), "https://other.example"};
-    server_.SetProtectedResource(200, resource);
-    ExpectAuthServerInvalid(DiscoverFromPds(*client_, server_.Origin()));
+    auto resource = server_->GoodResource();
+    resource["authorization_servers"] = {server_->Origin(), "https://other.example"};
+    server_->SetProtectedResource(200, resource);
+    ExpectAuthServerInvalid(DiscoverFromPds(*client_, server_->Origin()));
 }
 
 TEST_F(DiscoveryTest, ResourceOtherThanThePdsIsRefused) {
-    auto resource = server_.GoodResource();
+    auto resource = server_->GoodResource();
     resource["resource"] = "https://elsewhere.example";
-    server_.SetProtectedResource(200, resource);
-    ExpectAuthServerInvalid(DiscoverFromPds(*client_, server_.Origin()));
+    server_->SetProtectedResource(200, resource);
+    ExpectAuthServerInvalid(DiscoverFromPds(*client_, server_->Origin()));
 }
 
 TEST_F(DiscoveryTest, AuthorizationServerWithPathIsRefused) {
-    auto resource = server_.GoodResource();
-    resource["authorization_servers"] = {server_.Origin() + "/as"};
-    server_.SetProtectedResource(200, resource);
-    ExpectAuthServerInvalid(DiscoverFromPds(*client_, server_.Origin()));
+    auto resource = server_->GoodResource();
+    resource["authorization_servers"] = {server_->Origin() + "/as"};
+    server_->SetProtectedResource(200, resource);
+    ExpectAuthServerInvalid(DiscoverFromPds(*client_, server_->Origin()));
 }
 
 TEST_F(DiscoveryTest, NonJsonOrErrorStatusIsRefused) {
-    server_.SetProtectedResource(500, boost::json::object{});
-    ExpectAuthServerInvalid(DiscoverFromPds(*client_, server_.Origin()));
-    server_.SetProtectedResource(200, boost::json::array{});
-    ExpectAuthServerInvalid(DiscoverFromPds(*client_, server_.Origin()));
+    server_->SetProtectedResource(500, boost::json::object{});
+    ExpectAuthServerInvalid(DiscoverFromPds(*client_, server_->Origin()));
+    server_->SetProtectedResource(200, boost::json::array{});
+    ExpectAuthServerInvalid(DiscoverFromPds(*client_, server_->Origin()));
 }
 
 TEST_F(DiscoveryTest, IssuerMismatchIsRefused) {
-    ExpectMetadataRefused([&](auto& m) { m["issuer"] = server_.Origin() + "/"; });
+    ExpectMetadataRefused([&](auto& m) { m["issuer"] = server_->Origin() + "/"; });
     ExpectMetadataRefused([&](auto& m) { m["issuer"] = "https://evil.example"; });
 }
 
@@ -233,7 +237,7 @@ TEST(DiscoveryPolicy, PlainHttpEndpointsAreRefusedWithoutPrivateNetworkPermissio
 }
 
 TEST_F(DiscoveryTest, ParRetriesOnceWithTheServerNonceAndReturnsTheRequestUri) {
-    auto found = DiscoverFromPds(*client_, server_.Origin());
+    auto found = DiscoverFromPds(*client_, server_->Origin());
     ASSERT_TRUE(found);
     auto dpop_key = crypto::PrivateKey::Generate(crypto::Curve::kP256);
     ASSERT_TRUE(dpop_key);
@@ -251,8 +255,8 @@ TEST_F(DiscoveryTest, ParRetriesOnceWithTheServerNonceAndReturnsTheRequestUri) {
     EXPECT_EQ(par->request_uri, "urn:ietf:params:oauth:request_uri:req-0123");
     EXPECT_EQ(par->expires_in, 299);
     EXPECT_EQ(par->dpop_nonce, std::string(kNonce));
-    EXPECT_EQ(server_.par_hits(), 2);
-    const auto body = server_.last_par_body();
+    EXPECT_EQ(server_->par_hits(), 2);
+    const auto body = server_->last_par_body();
     EXPECT_NE(body.find("login_hint=alice.test"), std::string::npos);
     EXPECT_NE(body.find("code_challenge=" + pkce->challenge), std::string::npos);
     EXPECT_NE(body.find("client_id=http%3A%2F%2Flocalhost"), std::string::npos);
@@ -261,15 +265,15 @@ TEST_F(DiscoveryTest, ParRetriesOnceWithTheServerNonceAndReturnsTheRequestUri) {
     // With the nonce already known, one request suffices.
     auto again = PushAuthorizationRequest(*client_, found->server, request, *dpop_key, par->dpop_nonce, kClock);
     ASSERT_TRUE(again) << again.error().ToString();
-    EXPECT_EQ(server_.par_hits(), 3);
+    EXPECT_EQ(server_->par_hits(), 3);
     EXPECT_EQ(AuthorizationRedirectUrl(found->server, "http://localhost", again->request_uri),
-              server_.Origin() +
+              server_->Origin() +
                   "/oauth/authorize?client_id=http%3A%2F%2Flocalhost&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_"
                   "uri%3Areq-0123");
 }
 
 TEST_F(DiscoveryTest, ConfidentialParCarriesAFreshClientAssertion) {
-    auto found = DiscoverFromPds(*client_, server_.Origin());
+    auto found = DiscoverFromPds(*client_, server_->Origin());
     ASSERT_TRUE(found);
     auto dpop_key = crypto::PrivateKey::Generate(crypto::Curve::kP256);
     auto client_key = crypto::PrivateKey::Generate(crypto::Curve::kP256);
@@ -283,14 +287,14 @@ TEST_F(DiscoveryTest, ConfidentialParCarriesAFreshClientAssertion) {
     request.client_auth = ClientAuth{&*client_key, "k1"};
     auto par = PushAuthorizationRequest(*client_, found->server, request, *dpop_key, std::string(kNonce), kClock);
     ASSERT_TRUE(par) << par.error().ToString();
-    const auto body = server_.last_par_body();
+    const auto body = server_->last_par_body();
     EXPECT_NE(body.find("client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"),
               std::string::npos);
     EXPECT_NE(body.find("&client_assertion=ey"), std::string::npos);
 }
 
 TEST_F(DiscoveryTest, StaleNonceIsReplacedAndRetriedOnce) {
-    auto found = DiscoverFromPds(*client_, server_.Origin());
+    auto found = DiscoverFromPds(*client_, server_->Origin());
     ASSERT_TRUE(found);
     auto dpop_key = crypto::PrivateKey::Generate(crypto::Curve::kP256);
     ASSERT_TRUE(dpop_key);
@@ -302,12 +306,12 @@ TEST_F(DiscoveryTest, StaleNonceIsReplacedAndRetriedOnce) {
     request.code_challenge = GeneratePkce()->challenge;
     auto par = PushAuthorizationRequest(*client_, found->server, request, *dpop_key, std::string("stale"), kClock);
     ASSERT_TRUE(par) << par.error().ToString();
-    EXPECT_EQ(server_.par_hits(), 2);
+    EXPECT_EQ(server_->par_hits(), 2);
     EXPECT_EQ(par->dpop_nonce, std::string(kNonce));
 }
 
 TEST_F(DiscoveryTest, ParErrorsCarryTheServerErrorWithoutRetrying) {
-    auto found = DiscoverFromPds(*client_, server_.Origin());
+    auto found = DiscoverFromPds(*client_, server_->Origin());
     ASSERT_TRUE(found);
     auto dpop_key = crypto::PrivateKey::Generate(crypto::Curve::kP256);
     ASSERT_TRUE(dpop_key);
@@ -322,7 +326,7 @@ TEST_F(DiscoveryTest, ParErrorsCarryTheServerErrorWithoutRetrying) {
     EXPECT_EQ(par.error().code, ErrorCode::kProtocol);
     EXPECT_NE(par.error().detail.find("par_rejected: status 400 invalid_scope"), std::string::npos)
         << par.error().detail;
-    EXPECT_EQ(server_.par_hits(), 1);
+    EXPECT_EQ(server_->par_hits(), 1);
 }
 
 }  // namespace
