@@ -255,7 +255,13 @@ Result<ParResponse> PushAuthorizationRequest(net::HttpClient& client, const Auth
         std::string detail = "par_rejected: status " + std::to_string(response->status);
         if (error != nullptr) detail += " " + std::string(*error);
         if (const auto* description = obj != nullptr ? StringMember(*obj, "error_description") : nullptr) {
-            detail += ": " + std::string(description->subview(0, std::min<std::size_t>(description->size(), 300)));
+            std::size_t cut = std::min<std::size_t>(description->size(), 300);
+            // Cut on a UTF-8 boundary: the detail goes into JSON logs.
+            while (cut > 0 && cut < description->size() &&
+                   (static_cast<unsigned char>((*description)[cut]) & 0xC0) == 0x80) {
+                --cut;
+            }
+            detail += ": " + std::string(description->subview(0, cut));
         }
         return Fail(ErrorCode::kProtocol, "the authorization server refused the sign-in request", detail);
     }

@@ -201,6 +201,8 @@ TEST_F(DiscoveryTest, AuthorizationServerWithPathIsRefused) {
 }
 
 TEST_F(DiscoveryTest, NonJsonOrErrorStatusIsRefused) {
+    server_->SetProtectedResource(302, boost::json::object{});  // redirects are never followed
+    ExpectAuthServerInvalid(DiscoverFromPds(*client_, server_->Origin()));
     server_->SetProtectedResource(500, boost::json::object{});
     ExpectAuthServerInvalid(DiscoverFromPds(*client_, server_->Origin()));
     server_->SetProtectedResource(200, boost::json::array{});
