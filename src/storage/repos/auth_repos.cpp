@@ -217,6 +217,37 @@ Result<std::int64_t> SessionRepository::DeleteExpired(std::int64_t now) {
     });
 }
 
+Result<bool> SessionRepository::TryLockRefresh(std::string_view session_hash, std::int64_t now,
+                                               std::int64_t lease_until) {
+    return db_.WriteValue<bool>([&](db::Connection& c) -> Result<bool> {
+        auto n = c.Exec(
+            "UPDATE user_sessions SET refresh_lock_until = $1 WHERE session_hash = $2 "
+            "AND (refresh_lock_until IS NULL OR refresh_lock_until <= $3)",
+            {lease_until, std::string(session_hash), now});
+        if (!n) return Fail(std::move(n.error()));
+        return *n > 0;
+    });
+}
+
+Status SessionRepository::UnlockRefresh(std::string_view session_hash, std::int64_t lease_until) {
+    return db_.Write([&](db::Connection& c) -> Status {
+        auto n = c.Exec(
+            "UPDATE user_sessions SET refresh_lock_until = NULL WHERE session_hash = $1 AND refresh_lock_until = $2",
+            {std::string(session_hash), lease_until});
+        if (!n) return Fail(std::move(n.error()));
+        return Ok();
+    });
+}
+
+Result<bool> SessionRepository::RotateId(std::string_view old_session_hash, std::string_view new_session_id) {
+    return db_.WriteValue<bool>([&](db::Connection& c) -> Result<bool> {
+        auto n = c.Exec("UPDATE user_sessions SET session_hash = $1 WHERE session_hash = $2",
+                        {HashToken(new_session_id), std::string(old_session_hash)});
+        if (!n) return Fail(std::move(n.error()));
+        return *n > 0;
+    });
+}
+
 // ---- oauth_states ----
 
 Status OAuthStateRepository::Insert(std::string_view state, const OAuthState& row) {

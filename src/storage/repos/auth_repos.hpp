@@ -90,6 +90,18 @@ class SessionRepository {
     // Deletes every expired session; returns how many.
     Result<std::int64_t> DeleteExpired(std::int64_t now);
 
+    // Refresh lease: refresh tokens are single-use, so one refresh per session at a time, across processes.
+    // Takes the lease until `lease_until` when no live lease exists (refresh_lock_until absent or <= now);
+    // true when this caller now holds it, false when another holder's lease is live or the session is gone.
+    Result<bool> TryLockRefresh(std::string_view session_hash, std::int64_t now, std::int64_t lease_until);
+    // Releases the lease taken with `lease_until`; a lease that expired and was taken by someone else since
+    // (different value) is left alone.
+    Status UnlockRefresh(std::string_view session_hash, std::int64_t lease_until);
+    // Replaces the session id (session fixation defence on privilege change). The secret bundle stays valid
+    // (its associated data is session_uid). false when the old session does not exist; kConflict when the new
+    // id is taken.
+    Result<bool> RotateId(std::string_view old_session_hash, std::string_view new_session_id);
+
   private:
     Result<Session> FromRow(const db::Row& row) const;
     Result<std::vector<Session>> ListWhere(std::string_view column, std::string_view value, std::int64_t now);

@@ -283,6 +283,81 @@ TEST_P(AuthReposTest, DeleteExpiredSessionsRemovesOnlyExpiredOnes) {
     EXPECT_EQ(Count("user_sessions"), 1);
 }
 
+TEST_P(AuthReposTest, RefreshLeaseIsExclusiveUntilReleasedOrExpired) {
+    SessionRepository repo(*db_, box_);
+    ASSERT_TRUE(repo.Create(MakeSession("lease", "did:plc:alice")));
+    const auto hash = HashToken("lease");
+    EXPECT_TRUE(*repo.TryLockRefresh(hash, kNow, kNow + kMinute));
+    EXPECT_FALSE(*repo.TryLockRefresh(hash, kNow + 1, kNow + 2 * kMinute));
+    EXPECT_EQ((*repo.Get(hash, kNow))->refresh_lock_until, kNow + kMinute);
+
+    // Releasing with another holder's value does nothing.
+    ASSERT_TRUE(repo.UnlockRefresh(hash, kNow + 2 * kMinute));
+    EXPECT_FALSE(*repo.TryLockRefresh(hash, kNow + 2, kNow + 2 * kMinute));
+
+    ASSERT_TRUE(repo.UnlockRefresh(hash, kNow + kMinute));
+    EXPECT_FALSE((*repo.Get(hash, kNow))->refresh_lock_until.has_value());
+    EXPECT_TRUE(*repo.TryLockRefresh(hash, kNow + 3, kNow + kMinute + 3));
+
+    // A holder that died: its lease runs out and the next caller takes over.
+    EXPECT_TRUE(*repo.TryLockRefresh(hash, kNow + kMinute + 3, kNow + 2 * kMinute));
+    EXPECT_FALSE(*repo.TryLockRefresh(HashToken("no-such-session"), kNow, kNow + kMinute));
+}
+
+TEST_P(AuthReposTest, ConcurrentRefreshLockersExactlyOneWins) {
+    auto other = temp().Open();
+    ASSERT_NE(other, nullptr);
+    constexpr int kSessions = 10;
+    SessionRepository setup(*db_, box_);
+    for (int i = 0; i < kSessions; ++i) ASSERT_TRUE(setup.Create(MakeSession("c" + std::to_string(i), "did:plc:a")));
+    std::vector<std::atomic<int>> wins(kSessions);
+    std::atomic<int> errors{0};
+    std::barrier start(2);
+    auto racer = [&](db::Db& handle) {
+        SessionRepository repo(handle, box_);
+        for (int i = 0; i < kSessions; ++i) {
+            start.arrive_and_wait();
+            for (int attempt = 0; attempt < 50; ++attempt) {
+                auto r = repo.TryLockRefresh(HashToken("c" + std::to_string(i)), kNow, kNow + kMinute);
+                if (!r && r.error().code == ErrorCode::kBusy) continue;
+                if (!r) {
+                    errors.fetch_add(1);
+                } else if (*r) {
+                    wins[i].fetch_add(1);
+                }
+                break;
+            }
+        }
+    };
+    std::thread a([&] { racer(*db_); });
+    std::thread b([&] { racer(*other); });
+    a.join();
+    b.join();
+    EXPECT_EQ(errors.load(), 0);
+    for (int i = 0; i < kSessions; ++i) EXPECT_EQ(wins[i].load(), 1) << "session " << i;
+}
+
+TEST_P(AuthReposTest, RotateIdMovesTheSessionAndKeepsItsSecretsReadable) {
+    SessionRepository repo(*db_, box_);
+    auto created = repo.Create(MakeSession("before", "did:plc:alice"));
+    ASSERT_TRUE(created);
+    auto rotated = repo.RotateId(HashToken("before"), "after");
+    ASSERT_TRUE(rotated) << rotated.error().ToString();
+    EXPECT_TRUE(*rotated);
+    EXPECT_FALSE(repo.Get(HashToken("before"), kNow)->has_value());
+    auto got = repo.Get(HashToken("after"), kNow);
+    ASSERT_TRUE(got) << got.error().ToString();
+    ASSERT_TRUE(got->has_value());
+    EXPECT_EQ((*got)->oauth, created->oauth);
+    EXPECT_EQ((*got)->session_uid, created->session_uid);
+
+    EXPECT_FALSE(*repo.RotateId(HashToken("before"), "again"));
+    ASSERT_TRUE(repo.Create(MakeSession("taken", "did:plc:bob")));
+    auto clash = repo.RotateId(HashToken("after"), "taken");
+    ASSERT_FALSE(clash);
+    EXPECT_EQ(clash.error().code, ErrorCode::kConflict);
+}
+
 // ---- oauth_states ----
 
 OAuthState MakeState() {
