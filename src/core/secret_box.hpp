@@ -11,6 +11,8 @@
 // version → kInvalidArgument (never a crash; never an exception escapes).
 // Thread-safety: immutable after construction; Seal/Open may be called concurrently.
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
