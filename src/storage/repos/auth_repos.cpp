@@ -1,6 +1,7 @@
 #include "storage/repos/auth_repos.hpp"
 
 #include <fmt/format.h>
+#include <boost/json/parse.hpp>
 
 #include "core/encoding.hpp"
 
@@ -349,6 +350,103 @@ Result<std::optional<RedeemedExchange>> ExchangeTokenRepository::Redeem(std::str
 Result<std::int64_t> ExchangeTokenRepository::DeleteExpired(std::int64_t now) {
     return db_.WriteValue<std::int64_t>([&](db::Connection& c) -> Result<std::int64_t> {
         return c.Exec("DELETE FROM exchange_tokens WHERE expires_at <= $1", {now});
+    });
+}
+
+// ---- pending_* ----
+
+namespace {
+
+// DELETE … RETURNING of one pending row; `read` turns the row into T. nullopt when absent or expired.
+template <typename T, typename ReadFn>
+Result<std::optional<T>> ConsumePending(db::Db& db, std::string_view table, std::string_view columns,
+                                        std::string_view state, std::int64_t now, ReadFn read) {
+    using Out = std::optional<T>;
+    std::string hash = HashToken(state);
+    return db.WriteValue<Out>([&](db::Connection& c) -> Result<Out> {
+        auto rows = c.Query(fmt::format("DELETE FROM {} WHERE state_hash = $1 RETURNING {}", table, columns), {hash});
+        if (!rows) return Fail(std::move(rows.error()));
+        if (rows->empty() || rows->front().Int("expires_at") <= now) return Out{};
+        return Out(read(rows->front()));
+    });
+}
+
+Status InsertPending(db::Db& db, std::string_view sql, std::initializer_list<Value> params) {
+    return db.Write([&](db::Connection& c) -> Status {
+        auto n = c.Exec(sql, params);
+        if (!n) return Fail(std::move(n.error()));
+        return Ok();
+    });
+}
+
+}  // namespace
+
+Status PendingRepository::InsertAddAccount(std::string_view state, const PendingAddAccount& row) {
+    return InsertPending(db_,
+                         "INSERT INTO pending_add_accounts (state_hash, group_id, initiator_session_hash, created_at, "
+                         "expires_at) VALUES ($1, $2, $3, $4, $5)",
+                         {HashToken(state), row.group_id, row.initiator_session_hash, row.created_at, row.expires_at});
+}
+
+Result<std::optional<PendingAddAccount>> PendingRepository::ConsumeAddAccount(std::string_view state,
+                                                                              std::int64_t now) {
+    return ConsumePending<PendingAddAccount>(
+        db_, "pending_add_accounts", "group_id, initiator_session_hash, created_at, expires_at", state, now,
+        [](const db::Row& r) {
+            return PendingAddAccount{r.Text("group_id"), r.Text("initiator_session_hash"), r.Int("created_at"),
+                                     r.Int("expires_at")};
+        });
+}
+
+Status PendingRepository::InsertDevToken(std::string_view state, const PendingDevToken& row) {
+    return InsertPending(
+        db_,
+        "INSERT INTO pending_dev_tokens (state_hash, did, token_name, expires_in_days, created_at, "
+        "expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        {HashToken(state), row.did, row.token_name, row.expires_in_days, row.created_at, row.expires_at});
+}
+
+Result<std::optional<PendingDevToken>> PendingRepository::ConsumeDevToken(std::string_view state, std::int64_t now) {
+    return ConsumePending<PendingDevToken>(
+        db_, "pending_dev_tokens", "did, token_name, expires_in_days, created_at, expires_at", state, now,
+        [](const db::Row& r) {
+            return PendingDevToken{r.Text("did"), r.Text("token_name"), r.Int("expires_in_days"), r.Int("created_at"),
+                                   r.Int("expires_at")};
+        });
+}
+
+Status PendingRepository::InsertScopeUpgrade(std::string_view state, const PendingScopeUpgrade& row) {
+    boost::system::error_code ec;
+    auto requested = boost::json::parse(row.requested, ec);
+    if (ec || !requested.is_array()) {
+        return Fail(ErrorCode::kInvalidArgument, "invalid scope upgrade request", "requested is not a JSON array");
+    }
+    return InsertPending(db_,
+                         "INSERT INTO pending_scope_upgrades (state_hash, did, old_session_hash, requested, return_to, "
+                         "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                         {HashToken(state), row.did, row.old_session_hash, row.requested, OptText(row.return_to),
+                          row.created_at, row.expires_at});
+}
+
+Result<std::optional<PendingScopeUpgrade>> PendingRepository::ConsumeScopeUpgrade(std::string_view state,
+                                                                                  std::int64_t now) {
+    return ConsumePending<PendingScopeUpgrade>(
+        db_, "pending_scope_upgrades", "did, old_session_hash, requested, return_to, created_at, expires_at", state,
+        now, [](const db::Row& r) {
+            return PendingScopeUpgrade{r.Text("did"),          r.Text("old_session_hash"), r.Text("requested"),
+                                       r.OptText("return_to"), r.Int("created_at"),        r.Int("expires_at")};
+        });
+}
+
+Result<std::int64_t> PendingRepository::DeleteExpired(std::int64_t now) {
+    return db_.WriteValue<std::int64_t>([&](db::Connection& c) -> Result<std::int64_t> {
+        std::int64_t total = 0;
+        for (std::string_view table : {"pending_add_accounts", "pending_dev_tokens", "pending_scope_upgrades"}) {
+            auto n = c.Exec(fmt::format("DELETE FROM {} WHERE expires_at <= $1", table), {now});
+            if (!n) return Fail(std::move(n.error()));
+            total += *n;
+        }
+        return total;
     });
 }
 

@@ -170,4 +170,51 @@ class ExchangeTokenRepository {
     const core::SecretBox& box_;
 };
 
+// ---- pending_add_accounts, pending_dev_tokens, pending_scope_upgrades ----
+// Flow-specific rows keyed by the same state hash as their oauth_states row. No secrets. Each Consume is a
+// `DELETE … RETURNING` (at most once); an expired row is deleted and reported absent.
+
+struct PendingAddAccount {
+    std::string group_id;
+    std::string initiator_session_hash;
+    std::int64_t created_at = 0;
+    std::int64_t expires_at = 0;
+};
+
+struct PendingDevToken {
+    std::string did;
+    std::string token_name;
+    std::int64_t expires_in_days = 0;
+    std::int64_t created_at = 0;
+    std::int64_t expires_at = 0;
+};
+
+struct PendingScopeUpgrade {
+    std::string did;
+    std::string old_session_hash;
+    std::string requested = "[]";  // JSON array, e.g. ["teal","bsky_post"] (PostgreSQL returns it normalised)
+    std::optional<std::string> return_to;
+    std::int64_t created_at = 0;
+    std::int64_t expires_at = 0;
+};
+
+class PendingRepository {
+  public:
+    explicit PendingRepository(db::Db& db) : db_(db) {}
+
+    // kConflict on a duplicate state.
+    Status InsertAddAccount(std::string_view state, const PendingAddAccount& row);
+    Result<std::optional<PendingAddAccount>> ConsumeAddAccount(std::string_view state, std::int64_t now);
+    Status InsertDevToken(std::string_view state, const PendingDevToken& row);
+    Result<std::optional<PendingDevToken>> ConsumeDevToken(std::string_view state, std::int64_t now);
+    // kInvalidArgument when `requested` is not a JSON array (checked here so both engines answer alike).
+    Status InsertScopeUpgrade(std::string_view state, const PendingScopeUpgrade& row);
+    Result<std::optional<PendingScopeUpgrade>> ConsumeScopeUpgrade(std::string_view state, std::int64_t now);
+    // Deletes expired rows of all three tables; returns how many.
+    Result<std::int64_t> DeleteExpired(std::int64_t now);
+
+  private:
+    db::Db& db_;
+};
+
 }  // namespace plyr::storage::repos

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+
 #include <atomic>
 #include <barrier>
 #include <memory>
@@ -500,6 +502,69 @@ TEST_P(AuthReposTest, ConcurrentRedeemersOfOneTokenExactlyOneWins) {
     b.join();
     EXPECT_EQ(errors.load(), 0);
     for (int i = 0; i < kTokens; ++i) EXPECT_EQ(wins[i].load(), 1) << "token " << i;
+}
+
+// ---- pending_* ----
+
+TEST_P(AuthReposTest, PendingAddAccountConsumesOnceUnderItsStateHash) {
+    PendingRepository repo(*db_);
+    const std::string group = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    ASSERT_TRUE(repo.InsertAddAccount("st-add", {group, HashToken("initiator"), kNow, kNow + 10 * kMinute}));
+    EXPECT_EQ(Count("pending_add_accounts WHERE state_hash = '" + HashToken("st-add") + "'"), 1);
+    auto got = repo.ConsumeAddAccount("st-add", kNow + 1);
+    ASSERT_TRUE(got) << got.error().ToString();
+    ASSERT_TRUE(got->has_value());
+    EXPECT_EQ((*got)->group_id, group);
+    EXPECT_EQ((*got)->initiator_session_hash, HashToken("initiator"));
+    EXPECT_EQ((*got)->expires_at, kNow + 10 * kMinute);
+    EXPECT_FALSE(repo.ConsumeAddAccount("st-add", kNow + 1)->has_value());
+}
+
+TEST_P(AuthReposTest, PendingDevTokenRoundTripsAndExpires) {
+    PendingRepository repo(*db_);
+    ASSERT_TRUE(repo.InsertDevToken("st-dev", {"did:plc:alice", "ci", 30, kNow, kNow + 10 * kMinute}));
+    ASSERT_TRUE(repo.InsertDevToken("st-dev-late", {"did:plc:alice", "old", 7, kNow, kNow + kMinute}));
+    auto got = repo.ConsumeDevToken("st-dev", kNow + 2 * kMinute);
+    ASSERT_TRUE(got);
+    ASSERT_TRUE(got->has_value());
+    EXPECT_EQ((*got)->did, "did:plc:alice");
+    EXPECT_EQ((*got)->token_name, "ci");
+    EXPECT_EQ((*got)->expires_in_days, 30);
+    EXPECT_FALSE(repo.ConsumeDevToken("st-dev-late", kNow + 2 * kMinute)->has_value());
+    EXPECT_EQ(Count("pending_dev_tokens"), 0);
+}
+
+TEST_P(AuthReposTest, PendingScopeUpgradeKeepsRequestedJson) {
+    PendingRepository repo(*db_);
+    PendingScopeUpgrade row{"did:plc:alice",    HashToken("old"), R"(["teal","bsky_post"])", "/settings", kNow,
+                            kNow + 10 * kMinute};
+    ASSERT_TRUE(repo.InsertScopeUpgrade("st-up", row));
+    auto got = repo.ConsumeScopeUpgrade("st-up", kNow);
+    ASSERT_TRUE(got) << got.error().ToString();
+    ASSERT_TRUE(got->has_value());
+    EXPECT_EQ((*got)->old_session_hash, HashToken("old"));
+    EXPECT_EQ(boost::json::parse((*got)->requested), boost::json::parse(row.requested));
+    EXPECT_EQ((*got)->return_to, std::optional<std::string>("/settings"));
+
+    for (const char* bad : {"not json", R"({"teal":true})", ""}) {
+        row.requested = bad;
+        auto st = repo.InsertScopeUpgrade("st-bad", row);
+        ASSERT_FALSE(st) << bad;
+        EXPECT_EQ(st.error().code, ErrorCode::kInvalidArgument) << bad;
+    }
+    EXPECT_EQ(Count("pending_scope_upgrades"), 0);
+}
+
+TEST_P(AuthReposTest, PendingDeleteExpiredCoversAllThreeTables) {
+    PendingRepository repo(*db_);
+    ASSERT_TRUE(repo.InsertAddAccount("a", {"0f8fad5b-d9cb-469f-a165-70867728950e", "h", kNow, kNow + kMinute}));
+    ASSERT_TRUE(repo.InsertDevToken("d", {"did:plc:a", "n", 1, kNow, kNow + kMinute}));
+    ASSERT_TRUE(repo.InsertScopeUpgrade("s", {"did:plc:a", "h", "[]", std::nullopt, kNow, kNow + kMinute}));
+    ASSERT_TRUE(repo.InsertDevToken("live", {"did:plc:a", "n", 1, kNow, kNow + 10 * kMinute}));
+    auto n = repo.DeleteExpired(kNow + kMinute);
+    ASSERT_TRUE(n) << n.error().ToString();
+    EXPECT_EQ(*n, 3);
+    EXPECT_TRUE(repo.ConsumeDevToken("live", kNow + kMinute)->has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AuthReposTest, BackendValues(), BackendName);
