@@ -16,6 +16,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "net/http_client.hpp"
+#include "support/testnet.hpp"
 
 namespace plyr::atproto::oauth {
 namespace {
@@ -23,18 +24,13 @@ namespace {
 class OauthTestnetTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        const char* url = std::getenv("TESTNET_PDS_URL");
-        if (url == nullptr || *url == '\0') GTEST_SKIP() << "TESTNET_PDS_URL not set (scripts/testnet.sh start)";
+        auto url = plyr::testing::TestnetPdsUrl();
+        if (!url) GTEST_SKIP() << "TESTNET_PDS_URL not set (scripts/testnet.sh start)";
         log::Init(log::Level::kError, log::Format::kJson);
-        pds_url_ = url;
-        // Allow exactly the PDS (host:port of its URL) as a private target.
-        std::string authority = pds_url_.substr(pds_url_.find("://") + 3);
-        authority = authority.substr(0, authority.find('/'));
-        auto policy = net::PrivateNetworkPolicy::Parse(authority);
-        ASSERT_TRUE(policy.has_value()) << policy.error().ToString();
-        net::CurlHttpClientOptions options;
-        options.policy = *policy;
-        client_ = std::make_unique<net::CurlHttpClient>(std::move(options));
+        pds_url_ = *url;
+        auto client = plyr::testing::ClientAllowingOnly(pds_url_);
+        ASSERT_TRUE(client.has_value()) << client.error().ToString();
+        client_ = std::move(*client);
     }
     void TearDown() override { log::Init(log::Level::kInfo, log::Format::kJson); }
 

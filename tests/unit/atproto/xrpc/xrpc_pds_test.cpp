@@ -16,6 +16,7 @@
 #include "core/encoding.hpp"
 #include "core/log.hpp"
 #include "local_server.hpp"
+#include "support/testnet.hpp"
 
 namespace plyr::atproto::xrpc {
 namespace {
@@ -49,18 +50,13 @@ struct Account {
 class PdsTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        const char* url = std::getenv("TESTNET_PDS_URL");
-        if (url == nullptr || *url == '\0') GTEST_SKIP() << "TESTNET_PDS_URL not set (scripts/testnet.sh start)";
+        auto url = plyr::testing::TestnetPdsUrl();
+        if (!url) GTEST_SKIP() << "TESTNET_PDS_URL not set (scripts/testnet.sh start)";
         log::Init(log::Level::kError, log::Format::kJson);
-        pds_url_ = url;
-        // Allow exactly the PDS (host:port of its URL) as a private target.
-        std::string authority = pds_url_.substr(pds_url_.find("://") + 3);
-        authority = authority.substr(0, authority.find('/'));
-        auto policy = net::PrivateNetworkPolicy::Parse(authority);
-        ASSERT_TRUE(policy.has_value()) << policy.error().ToString();
-        net::CurlHttpClientOptions options;
-        options.policy = *policy;
-        http_ = std::make_unique<net::CurlHttpClient>(std::move(options));
+        pds_url_ = *url;
+        auto client = plyr::testing::ClientAllowingOnly(pds_url_);
+        ASSERT_TRUE(client.has_value()) << client.error().ToString();
+        http_ = std::move(*client);
         anonymous_ = std::make_unique<XrpcClient>(pds_url_, *http_, Options());
 
         account_ = CreateAccount();
