@@ -304,15 +304,4 @@ std::optional<std::string> FreshPostgresDatabase(const std::string& name) {
     return url.substr(0, url.rfind('/') + 1) + name;
 }
 
-TempDir::TempDir() {
-    std::string templ = (std::filesystem::temp_directory_path() / "plyr-test-XXXXXX").string();
-    if (mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = templ;
-}
-
-TempDir::~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-}
-
 }  // namespace plyr::testing

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.hpp"
+
 namespace plyr::testing {
 
 using Env = std::map<std::string, std::string>;
@@ -80,18 +82,5 @@ bool WaitForHttp(int port, const std::string& path, std::chrono::milliseconds ti
 // A fresh, empty PostgreSQL database `name` on the test cluster ($PLYR_TEST_PG), created with psql; its URL.
 // nullopt when PLYR_TEST_PG is unset (the caller skips) or the database cannot be created.
 std::optional<std::string> FreshPostgresDatabase(const std::string& name);
-
-// A fresh temporary directory, removed by the destructor.
-class TempDir {
-  public:
-    TempDir();
-    ~TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-
-  private:
-    std::string path_;
-};
 
 }  // namespace plyr::testing

@@ -35,7 +35,7 @@ TEST(AtprotoCli, CidMatchesEveryInteropDataModelFixture) {
     TempDir dir;
     int checked = 0;
     for (const auto& fixture : fixtures) {
-        std::string path = dir.path() + "/record.json";
+        std::string path = dir.str() + "/record.json";
         std::ofstream(path) << boost::json::serialize(fixture.at("json"));
         auto r = Atproto({"cid", path});
         ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -47,11 +47,11 @@ TEST(AtprotoCli, CidMatchesEveryInteropDataModelFixture) {
 
 TEST(AtprotoCli, CidRejectsWhatTheDataModelForbids) {
     TempDir dir;
-    std::ofstream(dir.path() + "/float.json") << R"({"x": 1.5})";
-    auto r = Atproto({"cid", dir.path() + "/float.json"});
+    std::ofstream(dir.str() + "/float.json") << R"({"x": 1.5})";
+    auto r = Atproto({"cid", dir.str() + "/float.json"});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("float"), std::string::npos) << r.err;
-    auto missing = Atproto({"cid", dir.path() + "/missing.json"});
+    auto missing = Atproto({"cid", dir.str() + "/missing.json"});
     EXPECT_EQ(missing.exit_code, 1);
     EXPECT_EQ(Atproto({"cid"}).exit_code, 2);
 }
@@ -99,27 +99,27 @@ TEST(AtprotoCli, VerifyJwtAcceptsAGoodTokenAndRefusesTamperedOnes) {
 TEST(AtprotoCli, ValidateChecksRecordsAgainstTheRepositoryLexicons) {
     TempDir dir;
     std::string lexicons = std::string(PLYR_SOURCE_DIR) + "/lexicons";
-    std::ofstream(dir.path() + "/good.json")
+    std::ofstream(dir.str() + "/good.json")
         << R"({"$type":"fm.plyr.track","title":"sine sweep","artist":"alice","fileType":"mp3",)"
         << R"("audioUrl":"https://plyr.example/audio/0123456789abcdef.mp3","createdAt":"2026-11-25T12:00:00.000Z"})";
-    auto good = Atproto({"validate", lexicons, "fm.plyr.track", dir.path() + "/good.json"});
+    auto good = Atproto({"validate", lexicons, "fm.plyr.track", dir.str() + "/good.json"});
     EXPECT_EQ(good.exit_code, 0) << good.err;
     EXPECT_NE(good.out.find("valid fm.plyr.track record"), std::string::npos);
 
-    std::ofstream(dir.path() + "/bad.json")
+    std::ofstream(dir.str() + "/bad.json")
         << R"({"$type":"fm.plyr.track","title":"","artist":"alice","fileType":"mp3",)"
         << R"("audioUrl":"https://plyr.example/a.mp3","createdAt":"2026-11-25T12:00:00.000Z"})";
-    auto bad = Atproto({"validate", lexicons, "fm.plyr.track", dir.path() + "/bad.json"});
+    auto bad = Atproto({"validate", lexicons, "fm.plyr.track", dir.str() + "/bad.json"});
     EXPECT_EQ(bad.exit_code, 1);
     EXPECT_NE(bad.err.find("title"), std::string::npos) << bad.err;
 
-    std::ofstream(dir.path() + "/bad_date.json")
+    std::ofstream(dir.str() + "/bad_date.json")
         << R"({"title":"x","artist":"alice","fileType":"mp3","createdAt":"yesterday"})";
-    auto bad_date = Atproto({"validate", lexicons, "fm.plyr.track", dir.path() + "/bad_date.json"});
+    auto bad_date = Atproto({"validate", lexicons, "fm.plyr.track", dir.str() + "/bad_date.json"});
     EXPECT_EQ(bad_date.exit_code, 1);
     EXPECT_NE(bad_date.err.find("createdAt"), std::string::npos) << bad_date.err;
 
-    auto unknown = Atproto({"validate", lexicons, "fm.plyr.nope", dir.path() + "/good.json"});
+    auto unknown = Atproto({"validate", lexicons, "fm.plyr.nope", dir.str() + "/good.json"});
     EXPECT_EQ(unknown.exit_code, 1);
     EXPECT_EQ(Atproto({"validate", lexicons}).exit_code, 2);
 }

@@ -96,8 +96,8 @@ TEST_F(AtprotoNetCli, GetAndLsReadRecordsWhoseCidPlyrComputesIdentically) {
     std::string cid(created.at("cid").as_string());
 
     TempDir dir;
-    std::ofstream(dir.path() + "/record.json") << record;
-    auto local_cid = Plyr({"cid", dir.path() + "/record.json"});
+    std::ofstream(dir.str() + "/record.json") << record;
+    auto local_cid = Plyr({"cid", dir.str() + "/record.json"});
     ASSERT_EQ(local_cid.exit_code, 0) << local_cid.err;
     EXPECT_EQ(local_cid.out, cid + "\n") << "plyr's DAG-CBOR CID differs from the reference PDS's";
 

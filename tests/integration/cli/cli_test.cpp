@@ -62,11 +62,11 @@ TEST(Cli, InvalidConfigurationExitsThreeWithOneClearMessage) {
 
 TEST(Cli, DotEnvInTheWorkingDirectoryIsRead) {
     TempDir dir;
-    std::ofstream(dir.path() + "/.env") << "PORT=not-a-port\n";
+    std::ofstream(dir.str() + "/.env") << "PORT=not-a-port\n";
     auto r = Plyr({"config", "check"}, {}, dir.path());
     EXPECT_EQ(r.exit_code, 3);
     EXPECT_NE(r.err.find("PORT"), std::string::npos);
-    std::ofstream(dir.path() + "/.env") << "this line is broken\n";
+    std::ofstream(dir.str() + "/.env") << "this line is broken\n";
     auto broken = Plyr({"config", "check"}, {}, dir.path());
     EXPECT_EQ(broken.exit_code, 3);
     EXPECT_NE(broken.err.find(".env line 1"), std::string::npos) << broken.err;
@@ -75,7 +75,7 @@ TEST(Cli, DotEnvInTheWorkingDirectoryIsRead) {
 TEST(Cli, ConfigCheckPrintsEffectiveSettingsWithSecretsRedacted) {
     TempDir dir;
     auto r = Plyr({"config", "check"},
-                  {{"DATA_DIR", dir.path() + "/data"},
+                  {{"DATA_DIR", dir.str() + "/data"},
                    {"METRICS_TOKEN", "very-secret-token"},
                    {"DATABASE_URL", "postgres://plyr:pg-password@127.0.0.1:1/plyr"},
                    {"PUBLIC_URL", "https://music.example"}},

@@ -12,7 +12,7 @@ namespace {
 ProcessResult Migrate(const TempDir& dir, const std::string& database_url, std::vector<std::string> args = {}) {
     std::vector<std::string> argv{PlyrBinary(), "migrate"};
     argv.insert(argv.end(), args.begin(), args.end());
-    Env extra{{"DATA_DIR", dir.path() + "/data"}};
+    Env extra{{"DATA_DIR", dir.str() + "/data"}};
     if (!database_url.empty()) extra["DATABASE_URL"] = database_url;
     return RunProcess(argv, BaseEnv(extra), dir.path());
 }

@@ -22,7 +22,7 @@ std::optional<JsEnv> FindJsEnv() {
 
 Result<boost::json::array> RunJs(const JsEnv& env, const boost::json::array& ops) {
     plyr::testing::TempDir dir;
-    const std::string request_path = dir.path() + "/request.json";
+    const std::string request_path = dir.str() + "/request.json";
     {
         std::ofstream out(request_path, std::ios::binary);
         out << boost::json::serialize(boost::json::object{{"ops", ops}});

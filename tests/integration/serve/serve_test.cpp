@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 class PlyrServer {
   public:
     PlyrServer(const TempDir& dir, Env extra, std::vector<std::string> args = {}) : port_(FreePort()) {
-        Env env = BaseEnv({{"DATA_DIR", dir.path() + "/data"},
+        Env env = BaseEnv({{"DATA_DIR", dir.str() + "/data"},
                            {"PORT", std::to_string(port_)},
                            {"PUBLIC_URL", "http://127.0.0.1:" + std::to_string(port_)},
                            {"LOG_LEVEL", "info"}});
@@ -65,7 +65,7 @@ TEST(Serve, AnswersHealthOnTheEmbeddedDefault) {
     PlyrServer server(dir, {});
     ASSERT_TRUE(server.WaitReady()) << server.child().stderr_text();
     ExpectHealthy(server, "sqlite", "local");
-    EXPECT_TRUE(std::filesystem::exists(dir.path() + "/data/plyr.db"));
+    EXPECT_TRUE(std::filesystem::exists(dir.str() + "/data/plyr.db"));
 }
 
 TEST(Serve, AnswersHealthOnPostgres) {
@@ -94,12 +94,12 @@ TEST(Serve, AnswersHealthOnS3) {
 
 TEST(Serve, UnreachableDatabaseMeansDegradedHealthButTheAppStillLoads) {
     TempDir dir;
-    std::filesystem::create_directories(dir.path() + "/site");
-    std::ofstream(dir.path() + "/site/index.html") << "<!doctype html><title>plyr</title>";
+    std::filesystem::create_directories(dir.str() + "/site");
+    std::ofstream(dir.str() + "/site/index.html") << "<!doctype html><title>plyr</title>";
     PlyrServer server(dir,
                       {{"DATABASE_URL", "postgres://plyr:pw@127.0.0.1:" + std::to_string(FreePort()) + "/x"},
                        {"AUTO_MIGRATE", "false"},
-                       {"STATIC_DIR", dir.path() + "/site"}},
+                       {"STATIC_DIR", dir.str() + "/site"}},
                       {"--workers", "0"});
     ASSERT_TRUE(server.WaitReady()) << server.child().stderr_text();
     auto health = server.Get("/health");
@@ -194,10 +194,10 @@ TEST(Serve, OpenApiDescribesEveryRoute) {
 
 TEST(Serve, ServesTheWebAppWithSpaFallbackAndApiNotFound) {
     TempDir dir;
-    std::filesystem::create_directories(dir.path() + "/site/_app/immutable");
-    std::ofstream(dir.path() + "/site/index.html") << "<!doctype html><title>plyr app</title>";
-    std::ofstream(dir.path() + "/site/_app/immutable/app.abc123.js") << "console.log('plyr');";
-    PlyrServer server(dir, {{"STATIC_DIR", dir.path() + "/site"}});
+    std::filesystem::create_directories(dir.str() + "/site/_app/immutable");
+    std::ofstream(dir.str() + "/site/index.html") << "<!doctype html><title>plyr app</title>";
+    std::ofstream(dir.str() + "/site/_app/immutable/app.abc123.js") << "console.log('plyr');";
+    PlyrServer server(dir, {{"STATIC_DIR", dir.str() + "/site"}});
     ASSERT_TRUE(server.WaitReady()) << server.child().stderr_text();
 
     auto asset = server.Get("/_app/immutable/app.abc123.js");

@@ -37,7 +37,7 @@ class KillTest {
     }
 
     Env WorkerEnv() const {
-        Env extra{{"DATA_DIR", dir_.path() + "/data"},  {"PLYR_ENABLE_TEST_JOBS", "1"},
+        Env extra{{"DATA_DIR", dir_.str() + "/data"},   {"PLYR_ENABLE_TEST_JOBS", "1"},
                   {"JOB_LEASE_SECONDS", "5"},           {"WORKER_CONCURRENCY", "1"},
                   {"HTTP_SHUTDOWN_GRACE_SECONDS", "1"}, {"PORT", std::to_string(FreePort())}};
         if (!url_.empty()) extra["DATABASE_URL"] = url_;
@@ -60,7 +60,7 @@ class KillTest {
         storage::db::Options options;
         if (url_.empty()) {
             options.backend = storage::db::Backend::kSqlite;
-            options.sqlite_path = dir_.path() + "/data/plyr.db";
+            options.sqlite_path = dir_.str() + "/data/plyr.db";
         } else {
             options.backend = storage::db::Backend::kPostgres;
             options.postgres_url = url_;

@@ -38,7 +38,7 @@ Result<sdb::Options> OptionsFromUrl(const std::string& url) {
 TestDb::TestDb(sdb::Backend backend) : backend_(backend) {
     core::SystemClock clock;
     if (backend == sdb::Backend::kSqlite) {
-        url_ = "sqlite:///" + dir_.path() + "/jobs.db";
+        url_ = "sqlite:///" + dir_.str() + "/jobs.db";
     } else {
         auto base = PostgresBaseUrl();
         if (!base) {

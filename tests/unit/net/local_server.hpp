@@ -21,6 +21,7 @@
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "net/offload.hpp"
+#include "support/temp_dir.hpp"
 
 namespace plyr::net::testing {
 
@@ -65,31 +66,7 @@ class LocalServer {
     std::uint16_t port_ = 0;
 };
 
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (std::filesystem::temp_directory_path() / "plyr-net-XXXXXX").string();
-        char* made = ::mkdtemp(pattern.data());
-        if (made != nullptr) path_ = made;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const std::filesystem::path& path() const { return path_; }
-    std::filesystem::path Write(const std::string& name, std::string_view content) const {
-        std::filesystem::path file = path_ / name;
-        std::ofstream out(file, std::ios::binary);
-        out.write(content.data(), static_cast<std::streamsize>(content.size()));
-        return file;
-    }
-
-  private:
-    std::filesystem::path path_;
-};
+using plyr::testing::TempDir;
 
 // A port nothing listens on (bound, then released: racy in theory, fine on loopback in practice).
 inline std::uint16_t UnusedPort() {

@@ -9,6 +9,7 @@
 
 #include "atproto/lexicon/catalog.hpp"
 #include "atproto/lexicon/schema.hpp"
+#include "support/temp_dir.hpp"
 #include "test_util.hpp"
 
 namespace plyr::atproto::lexicon {
@@ -157,27 +158,7 @@ TEST(LexiconSchema, KeepsXrpcAndPermissionSetDefs) {
         "parsed");  // params hold only scalars
 }
 
-class TempDir {
-  public:
-    TempDir() {
-        path_ = fs::temp_directory_path() /
-                ("plyr-lexicon-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-    void Write(const std::string& relative, const std::string& text) const {
-        fs::create_directories((path_ / relative).parent_path());
-        std::ofstream(path_ / relative, std::ios::binary) << text;
-    }
-
-  private:
-    static inline int counter_ = 0;
-    fs::path path_;
-};
+using plyr::testing::TempDir;
 
 TEST(LexiconCatalog, LoadsJsonFilesRecursivelyAndIgnoresOthers) {
     TempDir dir;

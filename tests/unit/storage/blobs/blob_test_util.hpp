@@ -13,29 +13,12 @@
 #include <gtest/gtest.h>
 
 #include "storage/blobs/blob_store.hpp"
+#include "support/temp_dir.hpp"
 
 namespace plyr::storage::blobs::testing {
 
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
-class TempDir {
-  public:
-    TempDir() {
-        const char* base = std::getenv("TMPDIR");
-        std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/plyr-blobs-XXXXXX";
-        if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::filesystem::path& path() const { return path_; }
-
-  private:
-    std::filesystem::path path_;
-};
+using plyr::testing::TempDir;
 
 // Deterministic pseudo-random bytes (xorshift), fast enough for tens of MiB.
 inline std::string PatternBytes(std::size_t size, std::uint64_t seed = 0x9E3779B97F4A7C15ull) {
