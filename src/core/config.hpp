@@ -35,6 +35,13 @@ struct S3Config {
     int presigned_url_expiry_seconds = 3600;
 };
 
+// A rate-limit setting: RATE_LIMIT_*_LIMIT as `N`, `N/second`, `N/minute`, `N/hour` or `N/day` (plyr.fm's
+// "100/minute" spelling; a bare number is per minute).
+struct RateLimitSetting {
+    std::int64_t limit = 100;
+    std::int64_t period_seconds = 60;
+};
+
 struct Config {
     // server
     std::string public_url = "http://127.0.0.1:8001";
@@ -84,12 +91,28 @@ struct Config {
     std::string atproto_app_namespace = "fm.plyr";
     std::string oauth_encryption_key;           // secret
     std::string oauth_encryption_key_previous;  // secret
-    std::string oauth_jwk;                      // secret
+    std::string oauth_jwk;                      // secret; shape-checked (core/keyring.hpp CheckOAuthJwk)
+    std::string oauth_jwk_kid;                  // the JWK's kid, else its RFC 7638 thumbprint ("" without a JWK)
+    std::string atproto_client_id;              // ATPROTO_CLIENT_ID; "" = derived from PUBLIC_URL
+    std::string atproto_redirect_uri;           // ATPROTO_REDIRECT_URI; default {PUBLIC_URL}/auth/callback
+    std::string atproto_scope_override;         // ATPROTO_SCOPE_OVERRIDE; "" = the computed scope
+    std::string bsky_appview_url = "https://public.api.bsky.app";  // "" = PDS fallback only
+    std::string atproto_record_viewer_url = "https://pdsls.dev/{uri}";
     std::string plc_directory_url = "https://plc.directory";
     std::string allow_private_network = "false";
     std::string handle_resolver_url;
     std::vector<std::string> admin_dids;
     std::string labeler_did;
+
+    // auth
+    int auth_developer_token_default_days = 90;
+    int auth_developer_token_max_days = 365;
+
+    // rate limits (product.md §4.1)
+    bool rate_limit_enabled = true;
+    RateLimitSetting rate_limit_default{100, 60};
+    RateLimitSetting rate_limit_auth{10, 60};
+    RateLimitSetting rate_limit_upload{20, 60};
 
     // jobs & media
     bool worker_in_process = true;
@@ -105,6 +128,8 @@ struct Config {
     bool teal_enabled = true;
     bool atproto_use_permission_sets = false;
 
+    // kConfidential when OAUTH_JWK is set (also on a loopback PUBLIC_URL, product.md §6.1), else kLoopback
+    // for a loopback PUBLIC_URL, else kPublic.
     ClientMode ClientModeFromUrl() const;
     std::string PublicOrigin() const;  // scheme://host[:port] of public_url
 };
@@ -131,6 +156,9 @@ Environment ProcessEnvironment();
 // Builds the effective settings map: defaults < .env file (if present) < environment < overrides.
 Result<Environment> MergeSources(const std::optional<std::filesystem::path>& dotenv_path,
                                  const Environment& process_env, const Environment& overrides);
+
+// Parses a RATE_LIMIT_*_LIMIT value (see RateLimitSetting). kConfig naming `name` on error.
+Result<RateLimitSetting> ParseRateLimitSetting(std::string_view name, std::string_view text);
 
 // Validates and converts. Errors carry ErrorCode::kConfig and name the offending variable.
 Result<Config> LoadConfig(const Environment& merged);
