@@ -32,7 +32,8 @@ eval "export $(scripts/pg.sh start "$work/pg" | grep '^PLYR_TEST_PG=')"
 export PLYR_TEST_PG_RESTART="$repo/scripts/pg.sh restart $work/pg"
 eval "export $(scripts/s3.sh start "$work/s3" | grep '^PLYR_TEST_S3=')"
 # Via a variable: `eval "$(…)"` would swallow a failed start under set -e (then the suites would skip).
-testnet_env=$(scripts/testnet.sh start "$work/testnet")
+# With the loopback-client opt-in, so plyr's confidential OAuth client (client_id on 127.0.0.1) is tested too.
+testnet_env=$(TESTNET_ALLOW_LOOPBACK_CLIENTS=1 scripts/testnet.sh start "$work/testnet")
 eval "$testnet_env"
 echo "test: PostgreSQL at ${PLYR_TEST_PG%%/plyr_test}, S3 at $PLYR_TEST_S3, atproto PDS at $TESTNET_PDS_URL" >&2
 

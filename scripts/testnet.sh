@@ -14,13 +14,24 @@
 # pinned Node (about 2 minutes); later starts take seconds.
 # Every command is idempotent. Progress and errors go to stderr. Exit codes: 0 ok, 1 failure, 2 usage.
 # Env: PLYR_CACHE_DIR, TESTNET_ADMIN_PASSWORD (admin-pass), TESTNET_BLOB_LIMIT (52428800),
-#      TESTNET_LOG_LEVEL (info), TESTNET_START_TIMEOUT (60 s), TESTNET_INSTALL_TIMEOUT (1200 s).
+#      TESTNET_LOG_LEVEL (info), TESTNET_START_TIMEOUT (60 s), TESTNET_INSTALL_TIMEOUT (1200 s),
+#      TESTNET_ALLOW_LOOPBACK_CLIENTS (0; 1/true = also accept confidential OAuth clients whose client_id is
+#      http://{127.0.0.1|localhost|[::1]}:<port>/<path>: tests/fixtures/atproto-testnet/loopback-clients.mjs).
+#      `start` on a running dir started with the other setting fails (stop it first).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SRC="$ROOT/tests/fixtures/atproto-testnet"
 CACHE="${PLYR_CACHE_DIR:-$HOME/.cache/plyr}/atproto-testnet"
 START_TIMEOUT="${TESTNET_START_TIMEOUT:-60}"
+case "$(printf '%s' "${TESTNET_ALLOW_LOOPBACK_CLIENTS:-0}" | tr '[:upper:]' '[:lower:]')" in
+  1 | true) ALLOW_LOOPBACK_CLIENTS=true ;;
+  0 | false | '') ALLOW_LOOPBACK_CLIENTS=false ;;
+  *)
+    echo "[testnet.sh] ERROR: TESTNET_ALLOW_LOOPBACK_CLIENTS must be 0, 1, true or false" >&2
+    exit 2
+    ;;
+esac
 INSTALL_TIMEOUT="${TESTNET_INSTALL_TIMEOUT:-1200}"
 
 log() { printf '[testnet.sh] %s\n' "$*" >&2; }
@@ -156,6 +167,13 @@ start() {
   pid="$(running_pid)"
   if [ -n "$pid" ]; then
     if [ -f "$ENV_FILE" ] && [ -f "$READY_FILE" ] && healthy; then
+      # Reusing it would silently test the other provider behaviour.
+      local running_allow
+      running_allow="$(ready_field allowLoopbackClients)"
+      if [ "${running_allow:-false}" != "$ALLOW_LOOPBACK_CLIENTS" ]; then
+        die "the testnet running for $DIR has allowLoopbackClients=${running_allow:-false}, this start wants" \
+          "$ALLOW_LOOPBACK_CLIENTS (TESTNET_ALLOW_LOOPBACK_CLIENTS); run '$0 stop $DIR' first"
+      fi
       log "already running for $DIR (pid $pid)"
       cat "$ENV_FILE"
       return 0
@@ -171,6 +189,7 @@ start() {
   TESTNET_DIR="$DIR" \
     TESTNET_ADMIN_PASSWORD="${TESTNET_ADMIN_PASSWORD:-admin-pass}" \
     TESTNET_BLOB_LIMIT="${TESTNET_BLOB_LIMIT:-52428800}" \
+    TESTNET_ALLOW_LOOPBACK_CLIENTS="$([ "$ALLOW_LOOPBACK_CLIENTS" = true ] && echo 1 || echo 0)" \
     LOG_ENABLED=true LOG_LEVEL="${TESTNET_LOG_LEVEL:-info}" \
     setsid "$NODE" "$DIR/testnet.mjs" >>"$LOG_FILE" 2>&1 </dev/null &
   launched=$!

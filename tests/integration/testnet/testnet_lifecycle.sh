@@ -2,7 +2,9 @@
 # testnet_lifecycle.sh - scripts/testnet.sh's own contract, on a private testnet in a temp dir (the shared
 # one of the test run is not touched): start prints only export lines and writes env.sh, ports are free
 # (not the fixed 2582/2583, different from the run's testnet), loopback only, a second start is idempotent
-# (same pid), seed is idempotent, stop ends exactly that process and is idempotent.
+# (same pid), seed is idempotent, stop ends exactly that process and is idempotent. The instance runs with the
+# TESTNET_ALLOW_LOOPBACK_CLIENTS opt-in (exported and logged); a start asking for the other setting is refused
+# and leaves it running.
 #
 # Runs only beside a started fixture (TESTNET_PDS_URL set: the install is then present, so this takes
 # seconds); exits 77 = skipped otherwise. Usage: testnet_lifecycle.sh <repo root>
@@ -33,7 +35,7 @@ pass() {
 }
 
 # start: stdout is export lines only, identical to env.sh
-out="$("$tn" start "$dir" 2>"$dir/start.err")" || fail "start: $(cat "$dir/start.err")"
+out="$(TESTNET_ALLOW_LOOPBACK_CLIENTS=1 "$tn" start "$dir" 2>"$dir/start.err")" || fail "start: $(cat "$dir/start.err")"
 if grep -qv "^export TESTNET_[A-Z_]*='[^']*'\$" <<<"$out"; then fail "start printed non-export lines: $out"; fi
 [ "$out" = "$(cat "$dir/env.sh")" ] || fail "start output differs from env.sh"
 pass "start prints only export lines (= env.sh)"
@@ -64,9 +66,20 @@ code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$p
 [ "$code" = 200 ] || fail "PDS health: HTTP $code"
 
 # start again: same process, same exports
-out2="$("$tn" start "$dir" 2>/dev/null)" || fail "second start failed"
+out2="$(TESTNET_ALLOW_LOOPBACK_CLIENTS=true "$tn" start "$dir" 2>/dev/null)" || fail "second start failed"
 [ "$out2" = "$out" ] || fail "second start printed different exports"
 pass "second start is idempotent (same pid and ports)"
+
+# the opt-in: exported, logged once, and a start with the other setting is refused without touching it
+[ "$(own TESTNET_ALLOW_LOOPBACK_CLIENTS)" = 1 ] || fail "TESTNET_ALLOW_LOOPBACK_CLIENTS is not exported as 1"
+grep -q 'TESTNET_ALLOW_LOOPBACK_CLIENTS: OAuth client_ids' "$dir/testnet.log" || fail "opt-in not logged"
+if err="$(TESTNET_ALLOW_LOOPBACK_CLIENTS=0 "$tn" start "$dir" 2>&1 >/dev/null)"; then
+  fail "a start without the opt-in reused the opted-in testnet"
+fi
+grep -q 'allowLoopbackClients=true' <<<"$err" || fail "mismatch refusal does not say why: $err"
+kill -0 "$pid" 2>/dev/null || fail "the refused start stopped pid $pid"
+if TESTNET_ALLOW_LOOPBACK_CLIENTS=maybe "$tn" start "$dir" >/dev/null 2>&1; then fail "a bad opt-in value was accepted"; fi
+pass "opt-in exported + logged; other setting refused (running pid kept); bad value refused"
 
 # seed twice: same DIDs, second time created=false
 s1="$("$tn" seed "$dir" 2 2>/dev/null)" || fail "seed failed"
