@@ -1,0 +1,108 @@
+#pragma once
+// auth::OAuthBackend — the network half of the sign-in (discovery, PAR, token endpoint, revocation) behind one
+// interface, so AuthService's flows are testable with a double and the production implementation
+// (HttpOAuthBackend) stays a thin layer over atproto/oauth.
+//
+// Contract
+// - Every call is BLOCKING (HTTP through the SSRF-guarded client); callers run them on the blocking pool.
+// - Token endpoint failures: kPermissionDenied with detail starting "invalid_grant" when the AS answered
+//   invalid_grant (IsInvalidGrant), kProtocol for other refusals or a malformed response, the HTTP client's
+//   code for transport failures. A token response is checked before it is returned: token_type DPoP, `atproto`
+//   in scope, `sub` a valid did:plc/did:web (kProtocol otherwise).
+// - DPoP nonces are cached per origin (authorization servers and PDSs), never in a session row.
+// - Thread-safety: HttpOAuthBackend may be used concurrently.
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "atproto/crypto/keys.hpp"
+#include "atproto/oauth/discovery.hpp"
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "net/http_client.hpp"
+
+namespace plyr::auth {
+
+struct TokenSet {
+    std::string access_token;
+    std::string refresh_token;
+    std::string scope;
+    std::string sub;
+    std::int64_t expires_in = 0;  // seconds
+};
+
+// Who plyr is to the authorization server.
+struct OAuthClient {
+    std::string client_id;
+    std::string redirect_uri;
+    const atproto::crypto::PrivateKey* key = nullptr;  // confidential clients only
+    std::string kid;
+};
+
+// The parts of the AS metadata a session keeps for refresh and revocation.
+struct AuthServerEndpoints {
+    std::string issuer;
+    std::string token_endpoint;
+    std::string revocation_endpoint;  // empty when none
+};
+
+bool IsInvalidGrant(const Error& error);
+
+class OAuthBackend {
+  public:
+    virtual ~OAuthBackend() = default;
+    virtual Result<atproto::oauth::Discovery> Discover(std::string_view pds_url) = 0;
+    virtual Result<atproto::oauth::ParResponse> PushAuthorization(const atproto::oauth::AuthServerMetadata& server,
+                                                                  const atproto::oauth::ParRequest& request,
+                                                                  const atproto::crypto::PrivateKey& dpop_key) = 0;
+    virtual Result<TokenSet> ExchangeCode(const AuthServerEndpoints& server, const OAuthClient& client,
+                                          std::string_view code, std::string_view code_verifier,
+                                          const atproto::crypto::PrivateKey& dpop_key) = 0;
+    virtual Result<TokenSet> Refresh(const AuthServerEndpoints& server, const OAuthClient& client,
+                                     std::string_view refresh_token, const atproto::crypto::PrivateKey& dpop_key) = 0;
+    // Best effort: the reference AS answers 200 to nearly everything (atproto.md §6.9).
+    virtual Status Revoke(const AuthServerEndpoints& server, const OAuthClient& client, std::string_view token,
+                          const atproto::crypto::PrivateKey& dpop_key) = 0;
+    // The issuer of the authorization server that protects `pds_url` (fresh, no cache): `sub` verification.
+    virtual Result<std::string> IssuerForPds(std::string_view pds_url) = 0;
+
+    // Per-origin DPoP nonce cache (shared by AS and PDS calls).
+    virtual std::optional<std::string> Nonce(std::string_view origin) = 0;
+    virtual void StoreNonce(std::string_view origin, std::string_view nonce) = 0;
+};
+
+class HttpOAuthBackend final : public OAuthBackend {
+  public:
+    // `http` (SSRF-guarded) and `clock` must outlive the backend.
+    HttpOAuthBackend(net::HttpClient& http, const core::Clock& clock) : http_(http), clock_(clock) {}
+
+    Result<atproto::oauth::Discovery> Discover(std::string_view pds_url) override;
+    Result<atproto::oauth::ParResponse> PushAuthorization(const atproto::oauth::AuthServerMetadata& server,
+                                                          const atproto::oauth::ParRequest& request,
+                                                          const atproto::crypto::PrivateKey& dpop_key) override;
+    Result<TokenSet> ExchangeCode(const AuthServerEndpoints& server, const OAuthClient& client, std::string_view code,
+                                  std::string_view code_verifier, const atproto::crypto::PrivateKey& dpop_key) override;
+    Result<TokenSet> Refresh(const AuthServerEndpoints& server, const OAuthClient& client,
+                             std::string_view refresh_token, const atproto::crypto::PrivateKey& dpop_key) override;
+    Status Revoke(const AuthServerEndpoints& server, const OAuthClient& client, std::string_view token,
+                  const atproto::crypto::PrivateKey& dpop_key) override;
+    Result<std::string> IssuerForPds(std::string_view pds_url) override;
+    std::optional<std::string> Nonce(std::string_view origin) override;
+    void StoreNonce(std::string_view origin, std::string_view nonce) override;
+
+  private:
+    struct FormResponse;
+    Result<FormResponse> PostForm(const AuthServerEndpoints& server, const OAuthClient& client, std::string_view url,
+                                  std::string body, const atproto::crypto::PrivateKey& dpop_key);
+
+    net::HttpClient& http_;
+    const core::Clock& clock_;
+    std::mutex mu_;
+    std::map<std::string, std::string, std::less<>> nonces_;
+};
+
+}  // namespace plyr::auth
