@@ -1,5 +1,7 @@
 #include "core/config.hpp"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -9,6 +11,8 @@
 #include <fmt/format.h>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
+
+#include "core/keyring.hpp"
 
 extern char** environ;
 
@@ -68,9 +72,16 @@ const std::vector<SettingInfo> kSettings = {
     {"DEFAULT_HIDDEN_TAGS", "ai", "limits", "comma list of tags hidden by default"},
     // atproto
     {"ATPROTO_APP_NAMESPACE", "fm.plyr", "atproto", "record namespace (NSID authority)"},
-    {"OAUTH_ENCRYPTION_KEY", "", "atproto", "32-byte base64url key encrypting OAuth secrets at rest", true},
+    {"OAUTH_ENCRYPTION_KEY", "", "atproto",
+     "32-byte base64url key encrypting OAuth secrets at rest (`plyr keygen encryption-key`); required, except "
+     "with a development PUBLIC_URL (http on a loopback host), where $DATA_DIR/secrets/oauth-encryption-key is "
+     "generated once",
+     true},
     {"OAUTH_ENCRYPTION_KEY_PREVIOUS", "", "atproto", "previous key, still accepted for decryption", true},
-    {"OAUTH_JWK", "", "atproto", "ES256 private JWK: makes plyr a confidential OAuth client", true},
+    {"OAUTH_JWK", "", "atproto",
+     "ES256 private JWK (`plyr keygen oauth-jwk`): makes plyr a confidential OAuth client; needs an https "
+     "PUBLIC_URL unless ALLOW_PRIVATE_NETWORK is set",
+     true},
     {"PLC_DIRECTORY_URL", "https://plc.directory", "atproto", "did:plc directory"},
     {"HANDLE_RESOLVER_URL", "", "atproto",
      "XRPC service for com.atproto.identity.resolveHandle (needed for .test handles of a local PDS)"},
@@ -79,6 +90,24 @@ const std::vector<SettingInfo> kSettings = {
     {"ADMIN_DIDS", "", "atproto", "comma list of admin DIDs"},
     {"MODERATION_LABELER_DID", "", "atproto", "DID of the built-in labeler"},
     {"ATPROTO_USE_PERMISSION_SETS", "false", "atproto", "request include:{ns}.authFullApp instead of granular scopes"},
+    {"ATPROTO_CLIENT_ID", "", "atproto",
+     "OAuth client id (empty = derived from PUBLIC_URL: the loopback client id, or "
+     "{PUBLIC_URL}/oauth-client-metadata.json)"},
+    {"ATPROTO_REDIRECT_URI", "", "atproto", "OAuth redirect URI (empty = {PUBLIC_URL}/auth/callback)"},
+    {"ATPROTO_SCOPE_OVERRIDE", "", "atproto", "requested OAuth scope, replacing the computed one (empty = computed)"},
+    {"BSKY_APPVIEW_URL", "https://public.api.bsky.app", "atproto",
+     "Bluesky AppView for profiles on first sign-in (empty = the PDS only)"},
+    {"ATPROTO_RECORD_VIEWER_URL", "https://pdsls.dev/{uri}", "atproto", "record viewer link template ({uri})"},
+    // auth
+    {"AUTH_DEVELOPER_TOKEN_DEFAULT_DAYS", "90", "auth", "default lifetime of a developer token in days"},
+    {"AUTH_DEVELOPER_TOKEN_MAX_DAYS", "365", "auth",
+     "longest developer token in days (then capped by the session's refresh lifetime)"},
+    // rate limits
+    {"RATE_LIMIT_ENABLED", "true", "rate limits", "per-process token-bucket rate limits"},
+    {"RATE_LIMIT_DEFAULT_LIMIT", "100/minute", "rate limits",
+     "API routes without a bucket of their own: N per minute, or N/second, N/minute, N/hour, N/day"},
+    {"RATE_LIMIT_AUTH_LIMIT", "10/minute", "rate limits", "/auth/start, /auth/exchange and the …/start POSTs, per IP"},
+    {"RATE_LIMIT_UPLOAD_LIMIT", "20/minute", "rate limits", "POST /tracks/"},
     // jobs & media
     {"WORKER_IN_PROCESS", "true", "jobs", "run job workers inside `plyr serve`"},
     {"WORKER_CONCURRENCY", "4", "jobs", "concurrent jobs per process"},
@@ -155,7 +184,64 @@ bool IsHttpUrl(std::string_view text, bool allow_path) {
     return !url->has_query() && !url->has_fragment();
 }
 
+// "1.2.3.4", "::1", "10.0.0.0/8", "fd00::/8" (the forms http::TrustedProxies accepts).
+bool IsIpOrCidr(std::string_view entry) {
+    std::string address(entry);
+    int max_bits = 128;
+    std::string bits;
+    if (auto slash = entry.find('/'); slash != std::string_view::npos) {
+        address = std::string(entry.substr(0, slash));
+        bits = std::string(entry.substr(slash + 1));
+        if (bits.empty()) return false;
+    }
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, address.c_str(), buf) == 1) {
+        max_bits = 32;
+    } else if (inet_pton(AF_INET6, address.c_str(), buf) != 1) {
+        return false;
+    }
+    if (bits.empty()) return true;
+    int n = -1;
+    auto [ptr, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), n);
+    return ec == std::errc() && ptr == bits.data() + bits.size() && n >= 0 && n <= max_bits;
+}
+
 }  // namespace
+
+bool IsLoopbackHostName(std::string_view host) {
+    std::string lower(host);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return lower == "127.0.0.1" || lower == "localhost" || lower == "[::1]";
+}
+
+Result<RateLimitSetting> ParseRateLimitSetting(std::string_view name, std::string_view text) {
+    std::string trimmed = Trim(text);
+    std::string_view view(trimmed);
+    std::string_view count = view;
+    std::string_view unit = "minute";
+    if (auto slash = view.find('/'); slash != std::string_view::npos) {
+        count = view.substr(0, slash);
+        unit = view.substr(slash + 1);
+    }
+    RateLimitSetting out;
+    auto [ptr, ec] = std::from_chars(count.data(), count.data() + count.size(), out.limit);
+    if (count.empty() || ec != std::errc() || ptr != count.data() + count.size() || out.limit < 1 ||
+        out.limit > 1'000'000) {
+        return Bad(name, fmt::format("'{}' is not N or N/unit with N in 1..1000000", trimmed));
+    }
+    if (unit == "second" || unit == "s" || unit == "sec") {
+        out.period_seconds = 1;
+    } else if (unit == "minute" || unit == "m" || unit == "min") {
+        out.period_seconds = 60;
+    } else if (unit == "hour" || unit == "h") {
+        out.period_seconds = 3600;
+    } else if (unit == "day" || unit == "d") {
+        out.period_seconds = 86400;
+    } else {
+        return Bad(name, fmt::format("unit '{}' is not second, minute, hour or day", unit));
+    }
+    return out;
+}
 
 const std::vector<SettingInfo>& Settings() { return kSettings; }
 
@@ -174,10 +260,10 @@ std::string_view ToString(ClientMode mode) {
 }
 
 ClientMode Config::ClientModeFromUrl() const {
-    auto url = boost::urls::parse_absolute_uri(public_url);
-    std::string host = url ? std::string(url->host()) : std::string();
-    if (host == "127.0.0.1" || host == "localhost" || host == "[::1]") return ClientMode::kLoopback;
+    // A configured JWK makes plyr confidential even on a loopback PUBLIC_URL (product.md §6.1).
     if (!oauth_jwk.empty()) return ClientMode::kConfidential;
+    auto url = boost::urls::parse_absolute_uri(public_url);
+    if (url && IsLoopbackHostName(url->host())) return ClientMode::kLoopback;
     return ClientMode::kPublic;
 }
 
@@ -348,6 +434,8 @@ Result<Config> LoadConfig(const Environment& merged) {
         {"JOB_LEASE_SECONDS", &c.job_lease_seconds, 5, 86400},
         {"OUTBOX_CONCURRENCY", &c.outbox_concurrency, 1, 1024},
         {"TRANSCODER_TIMEOUT_SECONDS", &c.transcoder_timeout_seconds, 1, 86400},
+        {"AUTH_DEVELOPER_TOKEN_DEFAULT_DAYS", &c.auth_developer_token_default_days, 1, 3650},
+        {"AUTH_DEVELOPER_TOKEN_MAX_DAYS", &c.auth_developer_token_max_days, 1, 3650},
     };
     for (const IntSetting& s : ints) {
         auto v = r.Int(s.name, s.min, s.max);
@@ -369,9 +457,13 @@ Result<Config> LoadConfig(const Environment& merged) {
         bool* target;
     };
     const BoolSetting bools[] = {
-        {"AUTO_MIGRATE", &c.auto_migrate},           {"S3_FORCE_PATH_STYLE", &c.s3.force_path_style},
-        {"WORKER_IN_PROCESS", &c.worker_in_process}, {"TRANSCODER_ENABLED", &c.transcoder_enabled},
-        {"TEAL_ENABLED", &c.teal_enabled},           {"ATPROTO_USE_PERMISSION_SETS", &c.atproto_use_permission_sets},
+        {"AUTO_MIGRATE", &c.auto_migrate},
+        {"S3_FORCE_PATH_STYLE", &c.s3.force_path_style},
+        {"WORKER_IN_PROCESS", &c.worker_in_process},
+        {"TRANSCODER_ENABLED", &c.transcoder_enabled},
+        {"TEAL_ENABLED", &c.teal_enabled},
+        {"ATPROTO_USE_PERMISSION_SETS", &c.atproto_use_permission_sets},
+        {"RATE_LIMIT_ENABLED", &c.rate_limit_enabled},
     };
     for (const BoolSetting& s : bools) {
         auto v = r.Bool(s.name);
@@ -456,6 +548,56 @@ Result<Config> LoadConfig(const Environment& merged) {
         if (did.rfind("did:", 0) != 0) return Bad("ADMIN_DIDS", fmt::format("'{}' is not a DID", did));
     }
     c.labeler_did = r.Str("MODERATION_LABELER_DID");
+
+    if (c.auth_developer_token_default_days > c.auth_developer_token_max_days) {
+        return Bad("AUTH_DEVELOPER_TOKEN_DEFAULT_DAYS", "must not exceed AUTH_DEVELOPER_TOKEN_MAX_DAYS");
+    }
+    struct RateSetting {
+        const char* name;
+        RateLimitSetting* target;
+    };
+    for (const RateSetting& s : {RateSetting{"RATE_LIMIT_DEFAULT_LIMIT", &c.rate_limit_default},
+                                 RateSetting{"RATE_LIMIT_AUTH_LIMIT", &c.rate_limit_auth},
+                                 RateSetting{"RATE_LIMIT_UPLOAD_LIMIT", &c.rate_limit_upload}}) {
+        auto v = ParseRateLimitSetting(s.name, r.Str(s.name));
+        if (!v) return Fail(v.error());
+        *s.target = *v;
+    }
+    for (const std::string& entry : c.trusted_proxies) {
+        if (!IsIpOrCidr(entry)) return Bad("TRUSTED_PROXIES", fmt::format("'{}' is not an IP address or CIDR", entry));
+    }
+
+    c.atproto_client_id = r.Str("ATPROTO_CLIENT_ID");
+    if (!c.atproto_client_id.empty() && !IsHttpUrl(c.atproto_client_id, true)) {
+        return Bad("ATPROTO_CLIENT_ID", "not an http(s) URL");
+    }
+    c.atproto_redirect_uri = r.Str("ATPROTO_REDIRECT_URI");
+    if (c.atproto_redirect_uri.empty()) c.atproto_redirect_uri = c.public_url + "/auth/callback";
+    if (!IsHttpUrl(c.atproto_redirect_uri, true)) return Bad("ATPROTO_REDIRECT_URI", "not an http(s) URL");
+    c.atproto_scope_override = Trim(r.Str("ATPROTO_SCOPE_OVERRIDE"));
+    if (!c.atproto_scope_override.empty() &&
+        (" " + c.atproto_scope_override + " ").find(" atproto ") == std::string::npos) {
+        return Bad("ATPROTO_SCOPE_OVERRIDE", "must include the `atproto` scope");
+    }
+    c.bsky_appview_url = r.Str("BSKY_APPVIEW_URL");
+    while (!c.bsky_appview_url.empty() && c.bsky_appview_url.back() == '/') c.bsky_appview_url.pop_back();
+    if (!c.bsky_appview_url.empty() && !IsHttpUrl(c.bsky_appview_url, true)) {
+        return Bad("BSKY_APPVIEW_URL", "not an http(s) URL");
+    }
+    c.atproto_record_viewer_url = r.Str("ATPROTO_RECORD_VIEWER_URL");
+
+    if (!c.oauth_jwk.empty()) {
+        auto jwk = CheckOAuthJwk(c.oauth_jwk);
+        if (!jwk) return Fail(jwk.error());
+        c.oauth_jwk_kid = jwk->kid;
+        // A confidential client publishes its metadata at PUBLIC_URL; authorization servers fetch it over
+        // https, except a local test PDS that admits private addresses (product.md §8.2 OAUTH_JWK).
+        auto url = boost::urls::parse_absolute_uri(c.public_url);
+        bool private_ok = !c.allow_private_network.empty() && c.allow_private_network != "false";
+        if (url && url->scheme_id() != boost::urls::scheme::https && !private_ok) {
+            return Bad("OAUTH_JWK", "a confidential client needs an https PUBLIC_URL (or ALLOW_PRIVATE_NETWORK)");
+        }
+    }
     c.transcoder_target_format = r.Str("TRANSCODER_TARGET_FORMAT");
     if (c.transcoder_target_format != "mp3" && c.transcoder_target_format != "opus" &&
         c.transcoder_target_format != "aac") {

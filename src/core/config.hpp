@@ -157,6 +157,9 @@ Environment ProcessEnvironment();
 Result<Environment> MergeSources(const std::optional<std::filesystem::path>& dotenv_path,
                                  const Environment& process_env, const Environment& overrides);
 
+// 127.0.0.1, [::1] or localhost (any case): the hosts of an atproto loopback client (product.md §6.1).
+bool IsLoopbackHostName(std::string_view host);
+
 // Parses a RATE_LIMIT_*_LIMIT value (see RateLimitSetting). kConfig naming `name` on error.
 Result<RateLimitSetting> ParseRateLimitSetting(std::string_view name, std::string_view text);
 
