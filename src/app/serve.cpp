@@ -11,21 +11,31 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "api/auth_routes.hpp"
 #include "app/build_info.hpp"
 #include "app/commands.hpp"
 #include "app/exit_codes.hpp"
 #include "app/public_config.hpp"
 #include "app/runtime.hpp"
 #include "app/workers.hpp"
+#include "atproto/identity/did_resolver.hpp"
+#include "atproto/identity/handle_resolver.hpp"
+#include "atproto/identity/identity_resolver.hpp"
+#include "auth/auth_service.hpp"
+#include "auth/oauth_backend.hpp"
 #include "core/clock.hpp"
+#include "core/keyring.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "http/cookies.hpp"
 #include "http/files.hpp"
 #include "http/json.hpp"
 #include "http/middleware.hpp"
 #include "http/openapi.hpp"
+#include "http/rate_limit.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
+#include "net/http_client.hpp"
 #include "net/offload.hpp"
 #include "storage/blobs/blob_store.hpp"
 
@@ -190,15 +200,65 @@ int RunServe(const ServeOptions& options) {
         return ExitCodeFor(blobs.error());
     }
 
+    // Sign-in secrets: without an encryption key plyr refuses to start (exit 3), except in development mode
+    // where the key is generated once into DATA_DIR/secrets and reused, so a restart keeps every session.
+    auto secret_box = core::LoadSecretBox(*config);
+    if (!secret_box) {
+        fmt::print(stderr, "plyr: configuration error: {}\n", secret_box.error().message);
+        return ExitCodeFor(secret_box.error());
+    }
+    auto auth_settings = auth::AuthSettings::FromConfig(*config);
+    if (!auth_settings) {
+        fmt::print(stderr, "plyr: configuration error: {}\n", auth_settings.error().message);
+        return kExitConfig;
+    }
+    auto policy = net::PrivateNetworkPolicy::Parse(config->allow_private_network);
+    if (!policy) {
+        fmt::print(stderr, "plyr: configuration error: invalid ALLOW_PRIVATE_NETWORK: {}\n", policy.error().message);
+        return kExitConfig;
+    }
+
     core::metrics::Registry metrics;
     core::SystemClock clock;
     net::IoPool io(static_cast<std::size_t>(config->http_threads));
     net::BlockingPool blocking(static_cast<std::size_t>(std::max(4, config->database_pool_size)));
 
+    net::CurlHttpClientOptions http_options;
+    http_options.policy = std::move(*policy);
+    http_options.metrics = &metrics;
+    net::CurlHttpClient outbound(std::move(http_options));
+    atproto::identity::HandleResolverOptions handle_options;
+    handle_options.service_url = config->handle_resolver_url;
+    atproto::identity::DefaultHandleResolver handle_resolver(outbound, handle_options);
+    atproto::identity::DidResolverOptions did_options;
+    did_options.plc_url = config->plc_directory_url;
+    atproto::identity::HttpDidResolver did_resolver(outbound, did_options);
+    atproto::identity::IdentityResolver identity_resolver(handle_resolver, did_resolver, clock);
+    auth::ResolverIdentitySource identity_source(identity_resolver);
+    auth::HttpOAuthBackend oauth_backend(outbound, clock);
+    auth::AuthService auth_service(std::move(*auth_settings), *db, *secret_box, outbound, identity_source,
+                                   oauth_backend, clock, blocking);
+
     http::Router router;
     auto openapi_doc = std::make_shared<std::string>();
     Services services{*config, *db, **blobs, metrics, blocking};
     if (auto added = AddMetaRoutes(router, services, openapi_doc); !added) {
+        fmt::print(stderr, "plyr: internal error registering routes: {}\n", added.error().ToString());
+        return kExitRuntime;
+    }
+    auto limiter = http::MakeRateLimiter(*config, clock);
+    if (!limiter) {
+        fmt::print(stderr, "plyr: configuration error: {}\n", limiter.error().message);
+        return kExitConfig;
+    }
+    api::AuthRoutesOptions auth_options;
+    auth_options.limiter = *limiter;
+    auth_options.credentialed_origins = {config->PublicOrigin()};
+    for (const auto& origin : config->cors_allowed_origins) auth_options.credentialed_origins.push_back(origin);
+    auth_options.secure_cookies = http::SecureCookiesFor(config->public_url);
+    auth_options.developer_token_default_days = config->auth_developer_token_default_days;
+    auth_options.enable_test_routes = api::TestRoutesEnabledFromEnv();
+    if (auto added = api::AddAuthRoutes(router, auth_service, blocking, clock, auth_options); !added) {
         fmt::print(stderr, "plyr: internal error registering routes: {}\n", added.error().ToString());
         return kExitRuntime;
     }

@@ -75,7 +75,7 @@ struct AuthSettings {
     // OAUTH_JWK: set → confidential client (client_id {public_url}/oauth-client-metadata.json).
     std::optional<atproto::crypto::PrivateKey> client_key;
     std::string client_kid;
-    bool development_mode = false;  // PUBLIC_URL is http loopback (allows an http confidential client id)
+    bool development_mode = false;    // PUBLIC_URL is http loopback (allows an http confidential client id)
     bool allow_test_handles = false;  // ALLOW_PRIVATE_NETWORK: `.test` handles may sign in
     std::int64_t developer_token_max_days = 365;
     std::vector<std::string> admin_dids;
@@ -219,12 +219,14 @@ class AuthService {
     // identity_unreachable / invalid_did_document / auth_server_invalid, 502 pds_error.
     AuthResult<StartResult> StartLogin(std::string_view input, std::optional<std::string_view> return_to);
     // POST /auth/add-account/start: prompt=login, no hint. 409 too_many_accounts.
-    AuthResult<StartResult> StartAddAccount(const AuthenticatedSession& current, std::optional<std::string_view> handle);
+    AuthResult<StartResult> StartAddAccount(const AuthenticatedSession& current,
+                                            std::optional<std::string_view> handle);
     // POST /auth/developer-token/start: login_hint = the caller's handle. 400 invalid_name / invalid_expiry.
     AuthResult<StartResult> StartDeveloperToken(const AuthenticatedSession& current, std::string_view name,
                                                 std::int64_t expires_in_days);
     // POST /auth/scope-upgrade/start: include ⊆ {teal, bsky_post}, non-empty. 400 invalid_scope_request.
-    AuthResult<StartResult> StartScopeUpgrade(const AuthenticatedSession& current, const std::vector<std::string>& include,
+    AuthResult<StartResult> StartScopeUpgrade(const AuthenticatedSession& current,
+                                              const std::vector<std::string>& include,
                                               std::optional<std::string_view> return_to);
 
     // GET /auth/callback: the 303 location.
@@ -234,7 +236,8 @@ class AuthService {
     AuthResult<ExchangeResult> Exchange(std::string_view exchange_token);
 
     AuthResult<AuthenticatedSession> Authenticate(std::optional<std::string_view> cookie,
-                                                  std::optional<std::string_view> bearer, bool require_base_scope = true);
+                                                  std::optional<std::string_view> bearer,
+                                                  bool require_base_scope = true);
 
     // GET /auth/me
     AuthResult<boost::json::object> Me(const AuthenticatedSession& current);
