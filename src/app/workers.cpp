@@ -1,5 +1,6 @@
 #include "app/workers.hpp"
 
+#include "app/auth_cleanup.hpp"
 #include "jobs/builtin.hpp"
 
 namespace plyr::app {
@@ -15,7 +16,9 @@ Result<std::unique_ptr<jobs::WorkerPool>> StartWorkers(const core::Config& confi
     options.heartbeat_interval = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(200), options.lease / 6);
     options.reap_interval = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(200), options.lease / 4);
     auto pool = std::make_unique<jobs::WorkerPool>(db, clock, options);
-    PLYR_TRY_STATUS(jobs::RegisterBuiltinJobs(*pool));
+    jobs::BuiltinOptions builtin;
+    builtin.cleanup_steps = AuthCleanupSteps();
+    PLYR_TRY_STATUS(jobs::RegisterBuiltinJobs(*pool, std::move(builtin)));
     PLYR_TRY_STATUS(pool->Start());
     return pool;
 }
