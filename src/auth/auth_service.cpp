@@ -316,7 +316,8 @@ struct AuthService::Impl {
         if (input.empty() || input.size() > 2048) return invalid();
         Target target;
         if (input.starts_with("https://") || input.starts_with("http://")) {
-            bool http_ok = http.policy().permits_http();
+            // Plain http only for a loopback PDS while private networks are allowed (the local test PDS).
+            bool http_ok = http.policy().permits_http() && IsLoopbackHttpUrl(input);
             if (input.starts_with("http://") && !http_ok) return invalid();
             auto origin = oauth::OriginOf(input);
             if (!origin) return invalid();
