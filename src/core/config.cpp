@@ -12,6 +12,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
+#include "core/encoding.hpp"
 #include "core/keyring.hpp"
 
 extern char** environ;
@@ -204,6 +205,14 @@ bool IsIpOrCidr(std::string_view entry) {
     int n = -1;
     auto [ptr, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), n);
     return ec == std::errc() && ptr == bits.data() + bits.size() && n >= 0 && n <= max_bits;
+}
+
+// An http(s) URL that may carry a query (OAuth client ids of loopback clients and redirect URIs do).
+bool IsHttpUrlWithQuery(std::string_view text) {
+    auto url = boost::urls::parse_absolute_uri(text);
+    if (!url) return false;
+    if (url->scheme() != "http" && url->scheme() != "https") return false;
+    return !url->host().empty() && !url->has_fragment();
 }
 
 }  // namespace
@@ -535,6 +544,16 @@ Result<Config> LoadConfig(const Environment& merged) {
     }
     c.oauth_encryption_key = r.Str("OAUTH_ENCRYPTION_KEY");
     c.oauth_encryption_key_previous = r.Str("OAUTH_ENCRYPTION_KEY_PREVIOUS");
+    // Format only (a missing key is decided by LoadSecretBox, which knows about development mode), so
+    // `plyr config check` catches a mangled key before `plyr serve` does. Never echo the value.
+    for (const char* name : {"OAUTH_ENCRYPTION_KEY", "OAUTH_ENCRYPTION_KEY_PREVIOUS"}) {
+        std::string value = r.Str(name);
+        if (value.empty()) continue;
+        auto raw = Base64UrlDecode(value);
+        if (!raw || raw->size() != 32) {
+            return Bad(name, "expected base64url of 32 bytes (generate one with `plyr keygen encryption-key`)");
+        }
+    }
     c.oauth_jwk = r.Str("OAUTH_JWK");
     c.plc_directory_url = r.Str("PLC_DIRECTORY_URL");
     if (!IsHttpUrl(c.plc_directory_url, true)) return Bad("PLC_DIRECTORY_URL", "not an http(s) URL");
@@ -568,12 +587,12 @@ Result<Config> LoadConfig(const Environment& merged) {
     }
 
     c.atproto_client_id = r.Str("ATPROTO_CLIENT_ID");
-    if (!c.atproto_client_id.empty() && !IsHttpUrl(c.atproto_client_id, true)) {
+    if (!c.atproto_client_id.empty() && !IsHttpUrlWithQuery(c.atproto_client_id)) {
         return Bad("ATPROTO_CLIENT_ID", "not an http(s) URL");
     }
     c.atproto_redirect_uri = r.Str("ATPROTO_REDIRECT_URI");
     if (c.atproto_redirect_uri.empty()) c.atproto_redirect_uri = c.public_url + "/auth/callback";
-    if (!IsHttpUrl(c.atproto_redirect_uri, true)) return Bad("ATPROTO_REDIRECT_URI", "not an http(s) URL");
+    if (!IsHttpUrlWithQuery(c.atproto_redirect_uri)) return Bad("ATPROTO_REDIRECT_URI", "not an http(s) URL");
     c.atproto_scope_override = Trim(r.Str("ATPROTO_SCOPE_OVERRIDE"));
     if (!c.atproto_scope_override.empty() &&
         (" " + c.atproto_scope_override + " ").find(" atproto ") == std::string::npos) {

@@ -341,15 +341,23 @@ TEST(ConfigAuth, InvalidNewSettingsNameTheVariable) {
         {"ATPROTO_CLIENT_ID", "ftp://x"},
         {"BSKY_APPVIEW_URL", "appview"},
         {"RATE_LIMIT_ENABLED", "maybe"},
+        {"OAUTH_ENCRYPTION_KEY", "dG9vLXNob3J0"},
+        {"OAUTH_ENCRYPTION_KEY_PREVIOUS", "not base64 at all!"},
     };
     for (const auto& [name, value] : cases) {
         auto config = Load({{name, value}});
         ASSERT_FALSE(config) << name << "=" << value;
         EXPECT_EQ(config.error().code, ErrorCode::kConfig);
         EXPECT_NE(config.error().message.find(name), std::string::npos) << config.error().message;
+        if (name.rfind("OAUTH_", 0) == 0) {
+            EXPECT_EQ(config.error().ToString().find(value), std::string::npos) << "secrets are not echoed";
+        }
     }
-    auto ok = Load({{"TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1, ::1, fd00::/8"},
-                    {"ATPROTO_SCOPE_OVERRIDE", "atproto transition:generic"}});
+    auto ok =
+        Load({{"TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1, ::1, fd00::/8"},
+              {"ATPROTO_SCOPE_OVERRIDE", "atproto transition:generic"},
+              {"ATPROTO_CLIENT_ID", "http://localhost?redirect_uri=http%3A%2F%2F127.0.0.1%3A8001%2Fauth%2Fcallback"},
+              {"OAUTH_ENCRYPTION_KEY", Key()}});
     ASSERT_TRUE(ok) << ok.error().ToString();
     EXPECT_EQ(ok->trusted_proxies.size(), 4u);
     EXPECT_EQ(ok->atproto_scope_override, "atproto transition:generic");
