@@ -1,0 +1,458 @@
+// Issue 4's negative cases and product.md §9 rows 32, 37, 38, 41-43, 45, 46 against the real binary and the
+// reference PDS: each answer's status and code, and that nothing is left behind (no session row, no state
+// row). The "sub resolves elsewhere" case (row 39) needs a doubled resolver: it is tested at the service level
+// (tests/auth), not here.
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "auth_e2e.hpp"
+#include "core/encoding.hpp"
+
+namespace plyr::testing {
+namespace {
+
+class AuthNegative : public AuthE2E {
+  protected:
+    void SetUp() override {
+        AuthE2E::SetUp();
+        if (skipped_) return;
+        StartPlyr(ClientKind::kLoopback);
+    }
+
+    long long Sessions() { return Db().Int("SELECT count(*) FROM user_sessions"); }
+    long long States() { return Db().Int("SELECT count(*) FROM oauth_states"); }
+
+    // A started flow signed in and consented at the AS, but not yet delivered to plyr's callback.
+    struct PendingCallback {
+        std::string callback_url;
+        std::string binding;
+    };
+    std::optional<PendingCallback> AuthorizeOnly(WebClient& browser, const TestnetAccount& account) {
+        auto start = Start(browser, "handle=" + UrlEncode(account.handle));
+        if (!start || start->status != 303) {
+            ADD_FAILURE() << "/auth/start: " << (start ? start->status : 0) << " " << (start ? start->body : "");
+            return std::nullopt;
+        }
+        auto binding = browser.Cookie("plyr_oauth_binding");
+        if (!binding) {
+            ADD_FAILURE() << "no binding cookie";
+            return std::nullopt;
+        }
+        std::string callback = Authorize(start->Header("location"), account);
+        if (callback.empty()) return std::nullopt;
+        return PendingCallback{callback, *binding};
+    }
+
+    static std::string WithParam(const std::string& url, const std::string& name, const std::string& value) {
+        std::string path = PathOf(url);
+        std::string base = path.substr(0, path.find('?'));
+        std::string query = path.find('?') == std::string::npos ? "" : path.substr(path.find('?') + 1);
+        std::string out = base + "?";
+        bool replaced = false;
+        std::size_t pos = 0;
+        bool first = true;
+        while (pos <= query.size() && !query.empty()) {
+            std::size_t end = query.find('&', pos);
+            if (end == std::string::npos) end = query.size();
+            std::string pair = query.substr(pos, end - pos);
+            if (!first) out += "&";
+            first = false;
+            if (pair.rfind(name + "=", 0) == 0) {
+                out += name + "=" + UrlEncode(value);
+                replaced = true;
+            } else {
+                out += pair;
+            }
+            pos = end + 1;
+        }
+        if (!replaced) out += (first ? "" : "&") + name + "=" + UrlEncode(value);
+        return out;
+    }
+
+    void ExpectLoginError(const std::optional<WebResponse>& r, const std::string& code) {
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 303) << r->body;
+        EXPECT_EQ(PathOf(r->Header("location")), "/login?auth_error=" + code) << r->Header("location");
+        EXPECT_FALSE(r->FindSetCookie("session_id").has_value() && !r->FindSetCookie("session_id")->Clears());
+    }
+};
+
+TEST_F(AuthNegative, NoCredentialsIsAuthenticationRequired) {
+    WebClient anyone(Url());
+    auto me = Me(anyone);
+    ASSERT_TRUE(me);
+    EXPECT_EQ(me->status, 401);
+    EXPECT_EQ(me->ErrorCode(), "authentication_required");
+}
+
+TEST_F(AuthNegative, UnknownStateIsExpiredAndCreatesNothing) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto pending = AuthorizeOnly(browser, alice);
+    ASSERT_TRUE(pending);
+    auto r = browser.Get(WithParam(pending->callback_url, "state", core::RandomHex(32)), {{"Accept", "text/html"}});
+    ExpectLoginError(r, "expired");
+    EXPECT_EQ(Sessions(), 0);
+    EXPECT_EQ(Db().Int("SELECT count(*) FROM exchange_tokens"), 0);
+}
+
+TEST_F(AuthNegative, CallbackWithoutTheBindingCookieIsExpired) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto pending = AuthorizeOnly(browser, alice);
+    ASSERT_TRUE(pending);
+    // Login CSRF: the attacker's completed authorization lands in a victim's browser, which lacks the cookie.
+    WebClient victim(Url());
+    auto r = DeliverCallback(victim, pending->callback_url);
+    ExpectLoginError(r, "expired");
+    EXPECT_EQ(Sessions(), 0);
+    EXPECT_FALSE(victim.Cookie("session_id").has_value());
+    // A wrong binding value is no better.
+    WebClient forger(Url());
+    forger.SetCookieValue("plyr_oauth_binding", core::RandomHex(32));
+    ExpectLoginError(DeliverCallback(forger, pending->callback_url), "expired");
+    EXPECT_EQ(Sessions(), 0);
+}
+
+TEST_F(AuthNegative, ReplayedCallbackAndCodeAreExpired) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto pending = AuthorizeOnly(browser, alice);
+    ASSERT_TRUE(pending);
+    auto first = DeliverCallback(browser, pending->callback_url);
+    ASSERT_TRUE(first);
+    ASSERT_EQ(first->status, 303);
+    ASSERT_TRUE(QueryParam(first->Header("location"), "exchange_token").has_value()) << first->Header("location");
+    EXPECT_EQ(Sessions(), 1);
+    // The same state + code again (the binding cookie is still in the jar): state consumed → expired; the code
+    // is never sent to the AS a second time.
+    browser.SetCookieValue("plyr_oauth_binding", pending->binding);
+    ExpectLoginError(DeliverCallback(browser, pending->callback_url), "expired");
+    EXPECT_EQ(Sessions(), 1);
+}
+
+TEST_F(AuthNegative, IssuerMismatchFailsWithoutATokenRequestAndConsumesTheState) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto pending = AuthorizeOnly(browser, alice);
+    ASSERT_TRUE(pending);
+    ExpectLoginError(
+        browser.Get(WithParam(pending->callback_url, "iss", "https://evil.example"), {{"Accept", "text/html"}}),
+        "failed");
+    EXPECT_EQ(Sessions(), 0);
+    EXPECT_EQ(States(), 0);
+    browser.SetCookieValue("plyr_oauth_binding", pending->binding);
+    ExpectLoginError(DeliverCallback(browser, pending->callback_url), "expired");
+    EXPECT_EQ(Sessions(), 0);
+}
+
+TEST_F(AuthNegative, StateOlderThanTenMinutesIsExpiredAndDeleted) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto pending = AuthorizeOnly(browser, alice);
+    ASSERT_TRUE(pending);
+    ASSERT_EQ(States(), 1);
+    ASSERT_EQ(Db().Exec("UPDATE oauth_states SET expires_at = 1"), 1);
+    ExpectLoginError(DeliverCallback(browser, pending->callback_url), "expired");
+    EXPECT_EQ(Sessions(), 0);
+    EXPECT_EQ(States(), 0);
+}
+
+TEST_F(AuthNegative, ExchangeTokenUsedAfterItsLifetimeIsInvalid) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto pending = AuthorizeOnly(browser, alice);
+    ASSERT_TRUE(pending);
+    auto callback = DeliverCallback(browser, pending->callback_url);
+    ASSERT_TRUE(callback);
+    ASSERT_EQ(callback->status, 303);
+    auto token = QueryParam(callback->Header("location"), "exchange_token");
+    ASSERT_TRUE(token) << callback->Header("location");
+    ASSERT_EQ(Db().Exec("UPDATE exchange_tokens SET expires_at = 1"), 1);
+    auto late = Exchange(browser, *token);
+    ASSERT_TRUE(late);
+    EXPECT_EQ(late->status, 400) << late->body;
+    EXPECT_EQ(late->ErrorCode(), "invalid_exchange_token");
+    EXPECT_FALSE(browser.Cookie("session_id").has_value());
+    for (const std::string& junk : {std::string(""), std::string("x"), core::RandomHex(32)}) {
+        auto r = Exchange(browser, junk);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400) << junk;
+        EXPECT_EQ(r->ErrorCode(), "invalid_exchange_token") << junk;
+    }
+}
+
+TEST_F(AuthNegative, ApiExchangeWithoutOriginReturnsTheSessionIdForBearerUse) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto pending = AuthorizeOnly(browser, alice);
+    ASSERT_TRUE(pending);
+    auto callback = DeliverCallback(browser, pending->callback_url);
+    ASSERT_TRUE(callback);
+    ASSERT_EQ(callback->status, 303);
+    auto token = QueryParam(callback->Header("location"), "exchange_token");
+    ASSERT_TRUE(token);
+    WebClient api(Url());
+    auto r = api.PostJson("/auth/exchange", "{\"exchange_token\":\"" + *token + "\"}");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    auto json = r->Json();
+    std::string session_id(json.at("session_id").as_string());
+    EXPECT_EQ(json.at("did").as_string(), alice.did);
+    EXPECT_FALSE(r->FindSetCookie("session_id").has_value()) << "an API client gets the id in the body only";
+    auto me = api.Get("/auth/me", {{"Authorization", "Bearer " + session_id}});
+    ASSERT_TRUE(me);
+    EXPECT_EQ(me->status, 200) << me->body;
+    EXPECT_FALSE(me->Json().at("session").at("is_developer_token").as_bool());
+}
+
+TEST_F(AuthNegative, SwitchOrLogoutToAnUnlinkedAccountIsAccountNotLinkedAndChangesNothing) {
+    auto alice = NewAccount("a");
+    auto stranger = NewAccount("s");
+    WebClient browser(Url());
+    auto signed_in = SignIn(browser, alice);
+    ASSERT_TRUE(signed_in);
+    auto sw = Post(browser, "/auth/switch-account", "{\"did\":\"" + stranger.did + "\"}");
+    ASSERT_TRUE(sw);
+    EXPECT_EQ(sw->status, 404) << sw->body;
+    EXPECT_EQ(sw->ErrorCode(), "account_not_linked");
+    auto out = Post(browser, "/auth/logout?switch_to=" + UrlEncode(stranger.did));
+    ASSERT_TRUE(out);
+    EXPECT_EQ(out->status, 404) << out->body;
+    EXPECT_EQ(out->ErrorCode(), "account_not_linked");
+    EXPECT_EQ(browser.Cookie("session_id"), signed_in->session_id);
+    auto me = Me(browser);
+    ASSERT_TRUE(me);
+    EXPECT_EQ(me->status, 200);
+    EXPECT_EQ(Sessions(), 1);
+}
+
+TEST_F(AuthNegative, DeveloperTokenStartValidatesNameAndExpiry) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    ASSERT_TRUE(SignIn(browser, alice));
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {R"({"name":"","expires_in_days":7})", "invalid_name"},
+        {R"({"name":")" + std::string(65, 'n') + R"(","expires_in_days":7})", "invalid_name"},
+        {R"({"name":"ok","expires_in_days":0})", "invalid_expiry"},
+        {R"({"name":"ok","expires_in_days":100000})", "invalid_expiry"}};
+    for (const auto& [body, code] : cases) {
+        auto r = Post(browser, "/auth/developer-token/start", body);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400) << body << " " << r->body;
+        EXPECT_EQ(r->ErrorCode(), code) << body;
+    }
+    EXPECT_EQ(Db().Int("SELECT count(*) FROM pending_dev_tokens"), 0);
+    EXPECT_EQ(States(), 0);
+    auto unknown = browser.Request("DELETE", "/auth/developer-tokens/abcdefgh", {{"Origin", Url()}});
+    ASSERT_TRUE(unknown);
+    EXPECT_EQ(unknown->status, 404) << unknown->body;
+}
+
+TEST_F(AuthNegative, DeniedConsentIsDenied) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto start = Start(browser, "handle=" + UrlEncode(alice.handle));
+    ASSERT_TRUE(start);
+    ASSERT_EQ(start->status, 303) << start->body;
+    std::string callback = Authorize(start->Header("location"), alice, /*deny=*/true);
+    ASSERT_FALSE(callback.empty());
+    ASSERT_EQ(QueryParam(callback, "error"), "access_denied") << callback;
+    ExpectLoginError(DeliverCallback(browser, callback), "denied");
+    EXPECT_EQ(Sessions(), 0);
+}
+
+TEST_F(AuthNegative, ExpiredSessionIsSessionExpiredAndClearsTheCookie) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto signed_in = SignIn(browser, alice);
+    ASSERT_TRUE(signed_in);
+    ASSERT_EQ(Db().Exec("UPDATE user_sessions SET expires_at = 1 WHERE session_hash = '" +
+                        core::Sha256Hex(signed_in->session_id) + "'"),
+              1);
+    auto me = Me(browser);
+    ASSERT_TRUE(me);
+    EXPECT_EQ(me->status, 401);
+    EXPECT_EQ(me->ErrorCode(), "session_expired");
+    auto cleared = me->FindSetCookie("session_id");
+    ASSERT_TRUE(cleared) << "the expired cookie must be cleared";
+    EXPECT_EQ(cleared->Attribute("max-age"), "0");
+    EXPECT_TRUE(cleared->value.empty());
+    EXPECT_EQ(Sessions(), 0) << "the expired row is deleted";
+    // Once deleted, the old id is simply unknown.
+    WebClient again(Url());
+    again.SetCookieValue("session_id", signed_in->session_id);
+    auto after = Me(again);
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->status, 401);
+}
+
+TEST_F(AuthNegative, TamperedCookieAndRandomBearerAreAuthenticationRequired) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto signed_in = SignIn(browser, alice);
+    ASSERT_TRUE(signed_in);
+    std::string tampered = signed_in->session_id;
+    tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+    WebClient mallory(Url());
+    mallory.SetCookieValue("session_id", tampered);
+    auto me = Me(mallory);
+    ASSERT_TRUE(me);
+    EXPECT_EQ(me->status, 401);
+    EXPECT_EQ(me->ErrorCode(), "authentication_required");
+
+    WebClient api(Url());
+    for (const std::string& bearer : {core::RandomHex(32), std::string("x"), signed_in->session_id + "x"}) {
+        auto r = api.Get("/auth/me", {{"Authorization", "Bearer " + bearer}});
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 401) << bearer;
+        EXPECT_EQ(r->ErrorCode(), "authentication_required") << bearer;
+    }
+    // The real session is unaffected.
+    auto own = Me(browser);
+    ASSERT_TRUE(own);
+    EXPECT_EQ(own->status, 200);
+    EXPECT_EQ(Sessions(), 1);
+}
+
+TEST_F(AuthNegative, CrossSitePostWithTheCookieIsCsrfRejected) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    ASSERT_TRUE(SignIn(browser, alice));
+    for (const Headers& headers : std::vector<Headers>{
+             {{"Origin", "https://evil.example"}}, {{"Origin", "null"}}, {{"Sec-Fetch-Site", "cross-site"}}, {}}) {
+        auto r = browser.Request("POST", "/auth/logout", headers);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 403) << r->body;
+        EXPECT_EQ(r->ErrorCode(), "csrf_rejected");
+    }
+    auto me = Me(browser);
+    ASSERT_TRUE(me);
+    EXPECT_EQ(me->status, 200) << "nothing changed";
+    EXPECT_EQ(Sessions(), 1);
+}
+
+TEST_F(AuthNegative, BadHandlesAreInvalidHandleAndLeaveNoStateRow) {
+    const std::vector<std::string> bad{"alice..bsky.social",
+                                       "x.local",
+                                       "handle.invalid",
+                                       std::string(300, 'a') + ".test",
+                                       "did:plc:short",
+                                       "did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme",
+                                       "DID:PLC:ewvi7nxzyoun6zhxrhs64oiz",
+                                       "",
+                                       "http://example.com",
+                                       "https://pds.example/with/path"};
+    WebClient browser(Url());
+    for (const auto& handle : bad) {
+        auto page = Start(browser, "handle=" + UrlEncode(handle));
+        ASSERT_TRUE(page);
+        EXPECT_EQ(page->status, 303) << handle;
+        EXPECT_EQ(PathOf(page->Header("location")), "/login?auth_error=invalid_handle") << handle;
+        EXPECT_FALSE(page->FindSetCookie("plyr_oauth_binding").has_value()) << handle;
+
+        auto api = browser.Get("/auth/start?handle=" + UrlEncode(handle), {{"Accept", "application/json"}});
+        ASSERT_TRUE(api);
+        EXPECT_EQ(api->status, 400) << handle << " " << api->body;
+        EXPECT_EQ(api->ErrorCode(), "invalid_handle") << handle;
+    }
+    EXPECT_EQ(States(), 0);
+    EXPECT_EQ(Sessions(), 0);
+}
+
+TEST_F(AuthNegative, ForeignReturnToIsIgnoredAndALocalOneIsKept) {
+    auto alice = NewAccount("a");
+    for (std::string evil : {"//evil.example", "https://evil.example", "/\\evil.example"}) {
+        WebClient browser(Url());
+        auto signed_in = SignIn(browser, alice, "&return_to=" + UrlEncode(evil));
+        ASSERT_TRUE(signed_in) << evil;
+        EXPECT_EQ(signed_in->landing.rfind("/", 0), 0u) << evil << " → " << signed_in->landing;
+        EXPECT_NE(signed_in->landing.rfind("//", 0), 0u) << evil << " → " << signed_in->landing;
+        EXPECT_EQ(signed_in->landing.find("evil"), std::string::npos) << evil << " → " << signed_in->landing;
+        EXPECT_EQ(signed_in->landing.find('\\'), std::string::npos) << evil << " → " << signed_in->landing;
+    }
+    WebClient browser(Url());
+    auto kept = SignIn(browser, alice, "&return_to=" + UrlEncode("/library"));
+    ASSERT_TRUE(kept);
+    EXPECT_EQ(kept->landing, "/library");
+}
+
+class AuthRateLimit : public AuthE2E {};
+
+TEST_F(AuthRateLimit, AuthStartIsRateLimitedPerClient) {
+    if (skipped_) return;
+    ASSERT_NO_FATAL_FAILURE(
+        StartPlyr(ClientKind::kLoopback, {{"RATE_LIMIT_ENABLED", "true"}, {"RATE_LIMIT_AUTH_LIMIT", "3/minute"}}));
+    WebClient browser(Url());
+    for (int i = 0; i < 3; ++i) {
+        auto r = browser.Get("/auth/start?handle=bad..handle", {{"Accept", "application/json"}});
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400) << i << " " << r->body;
+    }
+    auto limited = browser.Get("/auth/start?handle=bad..handle", {{"Accept", "application/json"}});
+    ASSERT_TRUE(limited);
+    EXPECT_EQ(limited->status, 429) << limited->body;
+    EXPECT_EQ(limited->ErrorCode(), "rate_limited");
+    EXPECT_GT(std::atoi(limited->Header("retry-after").c_str()), 0) << limited->Header("retry-after");
+    auto exchange = Exchange(browser, "nope");
+    ASSERT_TRUE(exchange);
+    // /auth/exchange shares the auth bucket (product.md §4.1).
+    EXPECT_EQ(exchange->status, 429) << exchange->body;
+    // Other routes are not in the auth bucket.
+    auto health = browser.Get("/health");
+    ASSERT_TRUE(health);
+    EXPECT_NE(health->status, 429);
+    EXPECT_EQ(Db().Int("SELECT count(*) FROM oauth_states"), 0);
+}
+
+// Issue 4 item 7: secrets never reach the log, even at debug level.
+class AuthLogs : public AuthE2E {};
+
+TEST_F(AuthLogs, NoSecretOfTheSignInIsLoggedAtDebugLevel) {
+    if (skipped_) return;
+    ASSERT_NO_FATAL_FAILURE(StartPlyr(ClientKind::kConfidential, {{"LOG_LEVEL", "debug"}}));
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto start = Start(browser, "handle=" + UrlEncode(alice.handle));
+    ASSERT_TRUE(start);
+    ASSERT_EQ(start->status, 303) << start->body;
+    std::string binding = browser.Cookie("plyr_oauth_binding").value_or("");
+    std::string callback_url = Authorize(start->Header("location"), alice);
+    ASSERT_FALSE(callback_url.empty());
+    auto callback = DeliverCallback(browser, callback_url);
+    ASSERT_TRUE(callback);
+    ASSERT_EQ(callback->status, 303);
+    std::string exchange_token = QueryParam(callback->Header("location"), "exchange_token").value_or("");
+    auto exchange = Exchange(browser, exchange_token);
+    ASSERT_TRUE(exchange);
+    ASSERT_EQ(exchange->status, 200) << exchange->body;
+    std::string session_id = browser.Cookie("session_id").value_or("");
+    ASSERT_FALSE(session_id.empty());
+    auto refreshed = Post(browser, "/auth/test/refresh");
+    ASSERT_TRUE(refreshed);
+    EXPECT_EQ(refreshed->status, 200) << refreshed->body;
+    auto me = Me(browser);
+    ASSERT_TRUE(me);
+    EXPECT_EQ(me->status, 200);
+
+    std::string log = server_->Log();
+    // The access log of the callback is there (so the checks below look at real request logging).
+    ASSERT_NE(log.find("/auth/callback"), std::string::npos) << log;
+    const std::map<std::string, std::string> secrets{
+        {"session id", session_id},
+        {"exchange token", exchange_token},
+        {"binding cookie", binding},
+        {"authorization code", QueryParam(callback_url, "code").value_or("")},
+        {"state", QueryParam(callback_url, "state").value_or("")},
+        {"password", alice.password}};
+    for (const auto& [what, secret] : secrets) {
+        ASSERT_GE(secret.size(), 8u) << what;
+        EXPECT_EQ(log.find(secret), std::string::npos) << "the " << what << " appears in the log";
+    }
+}
+
+}  // namespace
+}  // namespace plyr::testing
