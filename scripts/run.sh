@@ -73,6 +73,8 @@ pds_dir="$demo_dir/pds"
 data_dir="$demo_dir/data"
 plyr_pid=""
 cleanup() {
+  # A second Ctrl-C (or a signal sent to the whole process group twice) must not cut the cleanup short.
+  trap '' INT TERM HUP
   if [ -n "$plyr_pid" ] && kill -0 "$plyr_pid" 2>/dev/null; then
     kill -TERM "$plyr_pid" 2>/dev/null || true
     wait "$plyr_pid" 2>/dev/null || true
