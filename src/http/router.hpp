@@ -96,6 +96,9 @@ struct RouteSpec {
     RouteDoc doc;
     std::optional<std::uint64_t> body_limit;  // overrides Server Options::max_body_bytes for this route
     bool stream_body = false;                 // the handler reads the body through Request::body_reader
+    // The server's `default` rate-limit bucket (ServerOptions::rate_limiter) applies to this route when it
+    // lies under an API prefix. false for routes limited by a bucket of their own (http::RateLimited).
+    bool default_rate_limit = true;
 };
 
 struct Route {

@@ -46,6 +46,7 @@
 #include "core/metrics.hpp"
 #include "http/files.hpp"
 #include "http/json.hpp"
+#include "http/rate_limit.hpp"
 #include "http/uri.hpp"
 #include "net/offload.hpp"
 
@@ -528,6 +529,16 @@ asio::awaitable<Outcome> Server::Impl::ServeOne(Connection& c) {
         }
     }
 
+    std::optional<RateLimitDecision> rate_decision;
+    if (handler != nullptr && route != nullptr && options_.rate_limiter && route->spec.default_rate_limit &&
+        IsApiPath(request.path) && !IsMediaPath(request.path)) {
+        rate_decision = options_.rate_limiter->Take(kRateBucketDefault, request, KeyBy::kSessionOrIp);
+        if (!rate_decision->allowed) {
+            response = RateLimitedResponse(*rate_decision);
+            handler = nullptr;
+        }
+    }
+
     std::optional<StreamedBody> streamed;
     if (handler != nullptr && body_pending) {
         std::uint64_t limit =
@@ -580,6 +591,7 @@ asio::awaitable<Outcome> Server::Impl::ServeOne(Connection& c) {
             response = InternalError(request.request_id);
         }
         if (streamed) body_pending = !streamed->done();
+        if (rate_decision) ApplyRateLimitHeaders(*response, *rate_decision);
     }
 
     if (response->close_connection || body_pending || stopping_) keep_alive = false;

@@ -57,6 +57,8 @@ class IoPool;
 
 namespace plyr::http {
 
+class RateLimiter;  // http/rate_limit.hpp
+
 struct ServerOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;
@@ -72,6 +74,11 @@ struct ServerOptions {
     SecurityOptions security;
     core::metrics::Registry* metrics = nullptr;  // not owned; must outlive the server
     bool access_log = true;
+    // When set, the `default` bucket (product.md §4.1) is taken for every matched route under an API prefix,
+    // except /audio/* and /images/* and routes with RouteSpec::default_rate_limit = false. Refused → 429
+    // `rate_limited` before the body is read (the connection then closes if a body was pending); allowed →
+    // RateLimit-* headers on the handler's response. Null = no server-wide limit.
+    std::shared_ptr<RateLimiter> rate_limiter;
 };
 
 // host/port, limits, timeouts, CORS origins (PUBLIC_URL's origin + CORS_ALLOWED_ORIGINS) and HSTS from
