@@ -13,6 +13,8 @@
 #
 # PLYR_DEMO=0 scripts/run.sh [args]  skips the PDS and runs `plyr serve` with your settings as they are
 # (production-style: persistent DATA_DIR, DNS/HTTPS handles, plc.directory; docs/deploy.md).
+# For the demo's own test (tests/integration/testnet/run_demo.sh): PLYR_RUN_BINARY=<plyr> skips installing and
+# building and runs that binary; PLYR_DEMO_DIR (default ./plyr-data/demo) moves the demo's PDS and data dirs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)
@@ -36,17 +38,21 @@ demo_tools_missing() {
   done
   return 1
 }
-if [ "$demo" = 1 ] && demo_tools_missing; then
-  scripts/bootstrap.sh --test
+if [ -n "${PLYR_RUN_BINARY:-}" ]; then
+  plyr=$(realpath -- "$PLYR_RUN_BINARY")
 else
-  scripts/bootstrap.sh
+  if [ "$demo" = 1 ] && demo_tools_missing; then
+    scripts/bootstrap.sh --test
+  else
+    scripts/bootstrap.sh
+  fi
+  build=build/release
+  if [ ! -f "$build/build.ninja" ]; then
+    cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPLYR_BUILD_TESTS=OFF >&2
+  fi
+  cmake --build "$build" --target plyr >&2
+  plyr="$repo/$build/plyr"
 fi
-build=build/release
-if [ ! -f "$build/build.ninja" ]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPLYR_BUILD_TESTS=OFF >&2
-fi
-cmake --build "$build" --target plyr >&2
-plyr="$repo/$build/plyr"
 [ "$demo" = 1 ] || exec "$plyr" serve "$@"
 
 # ------------------------------------------------------------------------------------------------ demo
@@ -68,7 +74,11 @@ if ! [[ "$port" =~ ^[0-9]+$ ]] || [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; th
 fi
 
 export PLYR_CACHE_DIR=${PLYR_CACHE_DIR:-$HOME/.cache/plyr}
-demo_dir="$repo/plyr-data/demo"
+demo_dir=$(realpath -m -- "${PLYR_DEMO_DIR:-$repo/plyr-data/demo}")
+[ "$demo_dir" != / ] || {
+  echo "run: refusing / as PLYR_DEMO_DIR" >&2
+  exit 2
+}
 pds_dir="$demo_dir/pds"
 data_dir="$demo_dir/data"
 plyr_pid=""
