@@ -6,6 +6,7 @@
 #  * plyr is configured for that PDS: its environment has the loopback PUBLIC_URL, the local PLC and handle
 #    resolver and an allow-list of exactly the PDS and PLC, and with that configuration `plyr atproto resolve`
 #    resolves a demo handle (DID document from the local PLC, PDS endpoint, handle verified);
+#  * bob.test signs in through plyr with the printed password (the whole OAuth flow, headless);
 #  * SIGTERM to the script stops plyr AND the PDS;
 #  * a second start resets both together: new DIDs, and a file left in the data dir is gone.
 # Needs the testnet install (TESTNET_PDS_URL set by scripts/test.sh) and PLYR_BINARY; exits 77 = skipped otherwise.
@@ -107,6 +108,98 @@ assert r["did"] == sys.argv[2] and r["handle"] == "alice.test" and r["handle_ver
 assert r["pds"] == sys.argv[3], r
 PY
 pass "plyr configured for the demo PDS (PUBLIC_URL, PLC, handle resolver, exact allow-list); resolves alice.test"
+
+# Sign in as bob.test with the printed password, as a browser would: plyr /auth/start → the PDS's authorize page,
+# its sign-in and consent (the provider's UI API, as tests/support/oauth_signin does) → plyr's callback →
+# /auth/exchange → /auth/me. Proves the demo configuration is enough for the whole OAuth flow.
+python3 - "http://127.0.0.1:$port" bob.test bob-pass "$(did_of 1 bob.test)" <<'PY' || fail "sign-in as bob.test through the demo failed"
+import json, sys, urllib.error, urllib.parse, urllib.request
+
+plyr, handle, password, did = sys.argv[1:5]
+cookies = {}  # origin -> {name: value}; the PDS marks its cookies Secure, a browser on http://localhost still sends them
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+opener = urllib.request.build_opener(NoRedirect)
+
+
+def origin(url):
+    u = urllib.parse.urlsplit(url)
+    return f"{u.scheme}://{u.netloc}"
+
+
+def call(method, url, headers=None, body=None):
+    headers = dict(headers or {})
+    jar = cookies.setdefault(origin(url), {})
+    if jar:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        response = opener.open(request, timeout=30)
+    except urllib.error.HTTPError as err:
+        response = err
+    for value in response.headers.get_all("Set-Cookie") or []:
+        name, _, rest = value.partition("=")
+        jar[name.strip()] = rest.split(";", 1)[0]
+    text = response.read().decode("utf-8", "replace")
+    return response.status, response.headers, text
+
+
+def expect(step, status, want, text):
+    if status != want:
+        sys.exit(f"{step}: HTTP {status}, want {want}: {text[:300]}")
+
+
+status, headers, text = call("GET", f"{plyr}/auth/start?handle={handle}", {"Accept": "text/html"})
+expect("GET /auth/start", status, 303, text)
+authorize = headers["Location"]
+issuer = origin(authorize)
+navigate = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Accept": "text/html"}
+status, _, text = call("GET", authorize, {**navigate, "Sec-Fetch-Site": "cross-site"})
+expect("GET authorize page", status, 200, text)
+api = {"Origin": issuer, "Referer": authorize, "Sec-Fetch-Mode": "same-origin", "Sec-Fetch-Site": "same-origin",
+       "Sec-Fetch-Dest": "empty"}
+api["X-CSRF-Token"] = cookies[issuer].get("csrf-token", "")
+status, _, text = call("POST", f"{issuer}/@atproto/oauth-provider/~api/sign-in", api,
+                       {"locale": "en", "username": handle, "password": password, "remember": False})
+expect("PDS sign-in", status, 200, text)
+signed_in = json.loads(text)
+account = signed_in.get("account", {})
+if (account.get("sub") or account.get("did")) != did:
+    sys.exit(f"PDS signed in {signed_in['account']}, want {did}")
+api["X-CSRF-Token"] = cookies[issuer].get("csrf-token", "")
+status, _, text = call("POST", f"{issuer}/@atproto/oauth-provider/~api/consent",
+                       {**api, "Authorization": f"Bearer {signed_in['ephemeralToken']}"}, {"did": did})
+expect("PDS consent", status, 200, text)
+status, headers, text = call("GET", json.loads(text)["url"],
+                             {**navigate, "Sec-Fetch-Site": "same-origin", "Referer": authorize})
+expect("PDS redirect", status, 303, text)
+callback = headers["Location"]
+if not callback.startswith(f"{plyr}/auth/callback?"):
+    sys.exit(f"the PDS redirected to {callback}, not plyr's callback")
+status, headers, text = call("GET", callback, {"Accept": "text/html"})
+expect("GET /auth/callback", status, 303, text)
+query = urllib.parse.parse_qs(urllib.parse.urlsplit(headers["Location"]).query)
+if "exchange_token" not in query:
+    sys.exit(f"callback redirected to {headers['Location']} without an exchange token")
+status, _, text = call("POST", f"{plyr}/auth/exchange", {"Origin": plyr},
+                       {"exchange_token": query["exchange_token"][0]})
+expect("POST /auth/exchange", status, 200, text)
+status, _, text = call("GET", f"{plyr}/auth/me")
+expect("GET /auth/me", status, 200, text)
+me = json.loads(text)
+if me.get("did") != did or me.get("handle") != handle:
+    sys.exit(f"/auth/me says {me}, want {did} {handle}")
+PY
+pass "bob.test signs in through plyr with the printed password (start → PDS sign-in + consent → callback → /auth/me)"
 
 # SIGTERM to the script: plyr and the PDS stop
 touch "$dir/demo/data/left-behind"
