@@ -15,6 +15,7 @@
 #include "core/log.hpp"
 #include "http/cookies.hpp"
 #include "http/json.hpp"
+#include "http/middleware.hpp"
 
 namespace plyr::http {
 namespace {
@@ -209,6 +210,12 @@ Result<std::shared_ptr<RateLimiter>> MakeRateLimiter(const core::Config& config,
         if (!added) return Fail(ErrorCode::kConfig, added.error().message);
     }
     return limiter;
+}
+
+bool IsExemptFromDefaultRateLimit(std::string_view path) {
+    if (IsMediaPath(path)) return true;
+    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+    return path == "/health" || path == "/metrics";
 }
 
 void ApplyRateLimitHeaders(Response& response, const RateLimitDecision& decision) {

@@ -89,6 +89,11 @@ class RateLimiter {
 // Errors: kConfig for a TRUSTED_PROXIES entry that does not parse.
 Result<std::shared_ptr<RateLimiter>> MakeRateLimiter(const core::Config& config, const core::Clock& clock);
 
+// Paths the server-wide `default` bucket never applies to: /audio/* and /images/* (served bytes, product.md
+// §4.1) and the operational /health and /metrics (load-balancer probes and scrapers poll them from one
+// address; /metrics is gated by token or loopback anyway).
+bool IsExemptFromDefaultRateLimit(std::string_view path);
+
 // Sets RateLimit-* (and Retry-After when refused) when decision.limited.
 void ApplyRateLimitHeaders(Response& response, const RateLimitDecision& decision);
 // 429 `rate_limited` with the headers above.

@@ -531,7 +531,7 @@ asio::awaitable<Outcome> Server::Impl::ServeOne(Connection& c) {
 
     std::optional<RateLimitDecision> rate_decision;
     if (handler != nullptr && route != nullptr && options_.rate_limiter && route->spec.default_rate_limit &&
-        IsApiPath(request.path) && !IsMediaPath(request.path)) {
+        IsApiPath(request.path) && !IsExemptFromDefaultRateLimit(request.path)) {
         rate_decision = options_.rate_limiter->Take(kRateBucketDefault, request, KeyBy::kSessionOrIp);
         if (!rate_decision->allowed) {
             response = RateLimitedResponse(*rate_decision);

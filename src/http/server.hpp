@@ -75,9 +75,10 @@ struct ServerOptions {
     core::metrics::Registry* metrics = nullptr;  // not owned; must outlive the server
     bool access_log = true;
     // When set, the `default` bucket (product.md §4.1) is taken for every matched route under an API prefix,
-    // except /audio/* and /images/* and routes with RouteSpec::default_rate_limit = false. Refused → 429
-    // `rate_limited` before the body is read (the connection then closes if a body was pending); allowed →
-    // RateLimit-* headers on the handler's response. Null = no server-wide limit.
+    // except IsExemptFromDefaultRateLimit paths (/audio/*, /images/*, /health, /metrics) and routes with
+    // RouteSpec::default_rate_limit = false. Refused → 429 `rate_limited` before the body is read (the connection then
+    // closes if a body was pending); allowed → RateLimit-* headers on the handler's response. Null = no server-wide
+    // limit.
     std::shared_ptr<RateLimiter> rate_limiter;
 };
 

@@ -202,6 +202,15 @@ TEST(RateLimitedHandler, AddsHeadersAndAnswers429WithoutCallingTheHandler) {
     EXPECT_EQ(Serve(wrapped, other).status, 200);
 }
 
+TEST(RateLimitExemptions, MediaHealthAndMetricsOnly) {
+    for (const char* path : {"/audio/abc.mp3", "/images/x.png", "/health", "/health/", "/metrics"}) {
+        EXPECT_TRUE(IsExemptFromDefaultRateLimit(path)) << path;
+    }
+    for (const char* path : {"/tracks/", "/auth/me", "/healthz", "/metrics/x", "/config", "/"}) {
+        EXPECT_FALSE(IsExemptFromDefaultRateLimit(path)) << path;
+    }
+}
+
 TEST(RateLimiterFromConfig, HasTheThreeSpecBucketsAndHonoursTheSwitch) {
     core::ManualClock clock;
     core::Config config;

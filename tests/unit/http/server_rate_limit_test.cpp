@@ -26,6 +26,7 @@ class ServerRateLimitTest : public ServerTest {
         EXPECT_TRUE(router.Add("GET", "/tracks/{id}", counting));
         EXPECT_TRUE(router.Add("POST", "/tracks/", counting));
         EXPECT_TRUE(router.Add("GET", "/audio/{file}", counting));
+        EXPECT_TRUE(router.Add("GET", "/health", counting));
         RouteSpec own;
         own.method = "GET";
         own.pattern = "/auth/start";
@@ -71,11 +72,11 @@ TEST_F(ServerRateLimitTest, ApiRoutesGetHeadersAndA429WithoutReachingTheHandler)
     EXPECT_EQ(Fetch(RequestText("GET", "/tracks/1"))->status, 200);
 }
 
-TEST_F(ServerRateLimitTest, MediaOptedOutRoutesAndTheWebAppAreNotLimited) {
+TEST_F(ServerRateLimitTest, MediaHealthOptedOutRoutesAndTheWebAppAreNotLimited) {
     Start(1);
     ASSERT_EQ(Fetch(RequestText("GET", "/tracks/1"))->status, 200);
     ASSERT_EQ(Fetch(RequestText("GET", "/tracks/1"))->status, 429);
-    for (const char* path : {"/audio/abc", "/auth/start", "/some/page"}) {
+    for (const char* path : {"/audio/abc", "/health", "/auth/start", "/some/page"}) {
         for (int i = 0; i < 3; ++i) {
             auto response = Fetch(RequestText("GET", path, {"Accept: text/html"}));
             ASSERT_TRUE(response) << path;
