@@ -5,6 +5,7 @@
 // fresh account. Skipped when TESTNET_PDS_URL is not set.
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -23,6 +24,8 @@
 #include "core/clock.hpp"
 #include "core/encoding.hpp"
 #include "core/log.hpp"
+#include "http/json.hpp"
+#include "local_server.hpp"
 #include "net/http_client.hpp"
 #include "support/oauth_signin.hpp"
 #include "support/testnet.hpp"
@@ -308,6 +311,116 @@ TEST_F(OauthSessionTestnetTest, SecondSignInOnTheSameDeviceReusesTheCookieJar) {
         device = *jar.Get("dev-id");
     }
     EXPECT_NE(first_did, did_);
+}
+
+// The confidential client (private_key_jwt) needs the fixture's opt-in for loopback-hosted client ids
+// (atproto-testnet/README.md "Confidential client"): its metadata document and JWKS are served here by a
+// plyr http::Server on 127.0.0.1:<free port>.
+class ClientDocuments {
+  public:
+    ClientDocuments() : server_(MakeRouter()) {}
+    bool ok() const { return server_.ok(); }
+    std::string Origin() const { return server_.Origin(); }
+    void Set(boost::json::object metadata, boost::json::object jwks) {
+        std::lock_guard lock(mutex_);
+        metadata_ = std::move(metadata);
+        jwks_ = std::move(jwks);
+    }
+
+  private:
+    http::Router MakeRouter() {
+        http::Router router;
+        (void)router.Add("GET", std::string(kClientMetadataPath),
+                         [this](http::Request&) -> boost::asio::awaitable<http::Response> {
+                             std::lock_guard lock(mutex_);
+                             co_return http::JsonResponse(200, metadata_);
+                         });
+        (void)router.Add("GET", std::string(kJwksPath),
+                         [this](http::Request&) -> boost::asio::awaitable<http::Response> {
+                             std::lock_guard lock(mutex_);
+                             co_return http::JsonResponse(200, jwks_);
+                         });
+        return router;
+    }
+    std::mutex mutex_;
+    boost::json::object metadata_;
+    boost::json::object jwks_;
+    net::testing::LocalServer server_;
+};
+
+TEST_F(OauthSessionTestnetTest, ConfidentialClientExchangesRefreshesAndRevokesWithClientAssertions) {
+    const char* allow = std::getenv("TESTNET_ALLOW_LOOPBACK_CLIENTS");
+    if (allow == nullptr || (std::string_view(allow) != "1" && std::string_view(allow) != "true")) {
+        GTEST_SKIP() << "the testnet does not accept loopback-hosted confidential clients "
+                        "(TESTNET_ALLOW_LOOPBACK_CLIENTS=1)";
+    }
+    ClientDocuments documents;
+    ASSERT_TRUE(documents.ok());
+    auto client_key = crypto::PrivateKey::Generate(crypto::Curve::kP256);
+    ASSERT_TRUE(client_key);
+    ConfidentialClientOptions client;
+    client.public_url = documents.Origin();
+    client.client_name = "plyr (oauth_session_testnet_test)";
+    client.redirect_uris = {documents.Origin() + "/auth/callback"};
+    client.scope = std::string(kScope);
+    client.allow_http = true;
+    auto metadata = BuildConfidentialClientMetadata(client);
+    ASSERT_TRUE(metadata) << metadata.error().ToString();
+    auto jwks = BuildJwks({{"key-1", client_key->Public()}});
+    ASSERT_TRUE(jwks) << jwks.error().ToString();
+    documents.Set(*metadata, *jwks);
+    auto client_id = ConfidentialClientId(client.public_url, true);
+    ASSERT_TRUE(client_id);
+
+    auto found = DiscoverFromPds(*http_, pds_url_);
+    ASSERT_TRUE(found) << found.error().ToString();
+    server_ = found->server;
+    auto key = crypto::PrivateKey::Generate(crypto::Curve::kP256);
+    ASSERT_TRUE(key);
+    dpop_key_.emplace(std::move(*key));
+    auto pkce = GeneratePkce();
+    ASSERT_TRUE(pkce);
+    ParRequest request;
+    request.client_id = *client_id;
+    request.redirect_uri = client.redirect_uris[0];
+    request.scope = std::string(kScope);
+    request.state = GenerateState();
+    request.code_challenge = pkce->challenge;
+    request.client_auth = ClientAuth{&*client_key, "key-1"};
+    auto par = PushAuthorizationRequest(*http_, server_, request, *dpop_key_, std::nullopt, clock_);
+    ASSERT_TRUE(par) << par.error().ToString();
+    auto location = plyr::testing::SignInAndConsent(AuthorizationRedirectUrl(server_, *client_id, par->request_uri),
+                                                    handle_, password_);
+    ASSERT_TRUE(location) << location.error().ToString();
+    auto params = plyr::testing::CallbackParams(*location);
+    ASSERT_TRUE(params);
+    ASSERT_EQ((*params)["state"], request.state);
+
+    ctx_.server = &server_;
+    ctx_.client_id = *client_id;
+    ctx_.client_auth = ClientAuth{&*client_key, "key-1"};
+    ctx_.dpop_key = &*dpop_key_;
+    ctx_.nonces = &nonces_;
+    ctx_.clock = &clock_;
+    // Without the client assertion the AS refuses the confidential client: a rejection, not invalid_grant.
+    TokenEndpointContext anonymous = ctx_;
+    anonymous.client_auth.reset();
+    auto refused = ExchangeCode(*http_, anonymous, (*params)["code"], request.redirect_uri, pkce->verifier, did_);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(ClassifyTokenError(refused.error()), TokenErrorKind::kRejected) << refused.error().ToString();
+
+    auto tokens = ExchangeCode(*http_, ctx_, (*params)["code"], request.redirect_uri, pkce->verifier, did_);
+    ASSERT_TRUE(tokens) << tokens.error().ToString();
+    EXPECT_EQ(tokens->sub, did_);
+    MemorySource source(*http_, ctx_, *tokens, *dpop_key_);
+    PdsSession session(*http_, pds_url_, source, nonces_, clock_);
+    ASSERT_TRUE(session.Run([&](const xrpc::XrpcClient& c) { return CreateLike(c, did_); }));
+    auto refreshed = RefreshTokens(*http_, ctx_, tokens->refresh_token, did_);
+    ASSERT_TRUE(refreshed) << refreshed.error().ToString();
+    ASSERT_TRUE(RevokeToken(*http_, ctx_, refreshed->refresh_token));
+    auto dead = RefreshTokens(*http_, ctx_, refreshed->refresh_token, did_);
+    ASSERT_FALSE(dead);
+    EXPECT_TRUE(IsInvalidGrant(dead.error())) << dead.error().ToString();
 }
 
 TEST_F(OauthSessionTestnetTest, WrongPasswordFailsAtTheSignInStep) {
