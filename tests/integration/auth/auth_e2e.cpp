@@ -18,6 +18,10 @@ std::string ClientKindName(const ::testing::TestParamInfo<ClientKind>& info) {
     return info.param == ClientKind::kLoopback ? "Loopback" : "Confidential";
 }
 
+void PrintTo(ClientKind kind, std::ostream* os) {
+    *os << (kind == ClientKind::kLoopback ? "loopback client" : "confidential client");
+}
+
 namespace {
 
 struct SqliteHandle {

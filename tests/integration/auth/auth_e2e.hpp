@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@
 namespace plyr::testing {
 
 enum class ClientKind { kLoopback, kConfidential };
+void PrintTo(ClientKind kind, std::ostream* os);  // readable ctest names
 std::string ClientKindName(const ::testing::TestParamInfo<ClientKind>& info);
 
 // The raw SQLite file of a running plyr (DATA_DIR/plyr.db).

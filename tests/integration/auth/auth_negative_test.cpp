@@ -2,6 +2,7 @@
 // reference PDS: each answer's status and code, and that nothing is left behind (no session row, no state
 // row). The "sub resolves elsewhere" case (row 39) needs a doubled resolver: it is tested at the service level
 // (tests/auth), not here.
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
@@ -452,6 +453,75 @@ TEST_F(AuthLogs, NoSecretOfTheSignInIsLoggedAtDebugLevel) {
         ASSERT_GE(secret.size(), 8u) << what;
         EXPECT_EQ(log.find(secret), std::string::npos) << "the " << what << " appears in the log";
     }
+}
+
+TEST_F(AuthNegative, SwitchToAnExpiredLinkedAccountIsSessionExpiredAndUnlinksIt) {
+    auto alice = NewAccount("a");
+    auto bob = NewAccount("b");
+    WebClient browser(Url());
+    auto alice_in = SignIn(browser, alice);
+    ASSERT_TRUE(alice_in);
+    auto add = Post(browser, "/auth/add-account/start");
+    ASSERT_TRUE(add);
+    ASSERT_EQ(add->status, 200) << add->body;
+    auto location = CompleteFlow(browser, std::string(add->Json().at("auth_url").as_string()), bob);
+    ASSERT_TRUE(location);
+    auto exchange = Exchange(browser, QueryParam(*location, "exchange_token").value_or(""));
+    ASSERT_TRUE(exchange);
+    ASSERT_EQ(exchange->status, 200) << exchange->body;
+    std::string bob_cookie = browser.Cookie("session_id").value_or("");
+    ASSERT_EQ(Db().Exec("UPDATE user_sessions SET expires_at = 1 WHERE did = '" + alice.did + "'"), 1);
+
+    auto sw = Post(browser, "/auth/switch-account", "{\"did\":\"" + alice.did + "\"}");
+    ASSERT_TRUE(sw);
+    EXPECT_EQ(sw->status, 401) << sw->body;
+    EXPECT_EQ(sw->ErrorCode(), "session_expired");
+    EXPECT_EQ(browser.Cookie("session_id"), bob_cookie) << "the caller's own session stays";
+    auto me = Me(browser);
+    ASSERT_TRUE(me);
+    ASSERT_EQ(me->status, 200) << me->body;
+    EXPECT_EQ(me->Json().at("did").as_string(), bob.did);
+    EXPECT_EQ(me->Json().at("linked_accounts").as_array().size(), 1u) << me->body;
+    EXPECT_EQ(Db().Int("SELECT count(*) FROM user_sessions WHERE did = '" + alice.did + "'"), 0);
+}
+
+TEST_F(AuthNegative, RefreshAnsweredInvalidGrantIsSessionExpiredAndDeletesTheSession) {
+    const char* admin_password = std::getenv("TESTNET_ADMIN_PASSWORD");
+    if (admin_password == nullptr) GTEST_SKIP() << "TESTNET_ADMIN_PASSWORD not set";
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto signed_in = SignIn(browser, alice);
+    ASSERT_TRUE(signed_in);
+    // The account disappears at its PDS: its grants die with it, so the next refresh is invalid_grant.
+    WebClient pds(pds_url_);
+    auto deleted =
+        pds.PostJson("/xrpc/com.atproto.admin.deleteAccount", "{\"did\":\"" + alice.did + "\"}",
+                     {{"Authorization", "Basic " + core::Base64Encode("admin:" + std::string(admin_password))}});
+    ASSERT_TRUE(deleted);
+    ASSERT_EQ(deleted->status, 200) << deleted->body;
+
+    auto refreshed = Post(browser, "/auth/test/refresh");
+    ASSERT_TRUE(refreshed);
+    EXPECT_EQ(refreshed->status, 401) << refreshed->body;
+    EXPECT_EQ(refreshed->ErrorCode(), "session_expired");
+    EXPECT_EQ(Db().Int("SELECT count(*) FROM user_sessions"), 0) << "the grant's sessions are deleted";
+    auto me = Me(browser);
+    ASSERT_TRUE(me);
+    EXPECT_EQ(me->status, 401);
+}
+
+TEST_F(AuthNegative, ScopeUpgradeRejectsUnknownExtras) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    ASSERT_TRUE(SignIn(browser, alice));
+    for (const std::string body : {R"({"include":["everything"]})", R"({"include":[]})", R"({"include":"teal"})"}) {
+        auto r = Post(browser, "/auth/scope-upgrade/start", body);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400) << body << " " << r->body;
+        EXPECT_EQ(r->ErrorCode(), "invalid_scope_request") << body;
+    }
+    EXPECT_EQ(Db().Int("SELECT count(*) FROM pending_scope_upgrades"), 0);
+    EXPECT_EQ(States(), 0);
 }
 
 }  // namespace
