@@ -9,6 +9,7 @@
 #include <boost/json/object.hpp>
 
 #include "atproto/data/json.hpp"
+#include "atproto/oauth/pds_session.hpp"
 #include "atproto/xrpc/repo.hpp"
 #include "core/log.hpp"
 #include "http/cookies.hpp"
@@ -546,8 +547,9 @@ Status AddAuthRoutes(http::Router& router, auth::AuthService& service, net::Bloc
                            });
                            if (!created) {
                                const auto& e = created.error();
-                               if (e.error == "session_expired") {
-                                   return http::ErrorResponse(401, "session_expired", "your session expired");
+                               if (atproto::oauth::IsSessionExpired(e)) {
+                                   return http::ErrorResponse(401, "session_expired",
+                                                              "your session expired: sign in again");
                                }
                                return http::ErrorResponse(502, "pds_error",
                                                           fmt::format("the pds refused: {} {}", e.status, e.error));

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -207,12 +209,6 @@ std::optional<std::string> SanitizeReturnTo(std::string_view return_to) {
     for (char c : return_to.substr(0, 4)) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (lower.starts_with("/%2f") || lower.starts_with("/%5c")) return std::nullopt;
     return std::string(return_to);
-}
-
-bool IsInvalidToken(const atproto::xrpc::XrpcError& error) {
-    if (error.status != 401 && error.status != 400) return false;
-    if (error.www_authenticate.find("invalid_token") != std::string::npos) return true;
-    return error.status == 401 && (error.Is("InvalidToken") || error.Is("ExpiredToken") || error.Is("invalid_token"));
 }
 
 Result<identity::Identity> ResolverIdentitySource::Resolve(std::string_view at_identifier, bool fresh) {
@@ -428,9 +424,33 @@ struct AuthService::Impl {
 
     // ---- callback ----
 
+    // Background work in flight (best-effort revocations). The destructor waits for it; a task the pool drops
+    // unrun (pool stopped) is released with its handler, so the wait cannot hang on it.
+    struct InFlight {
+        std::mutex mu;
+        std::condition_variable cv;
+        int count = 0;
+    };
+    std::shared_ptr<InFlight> in_flight = std::make_shared<InFlight>();
+
+    void WaitForBackground() {
+        std::unique_lock lock(in_flight->mu);
+        in_flight->cv.wait(lock, [&] { return in_flight->count == 0; });
+    }
+
     void RevokeInBackground(AuthServerEndpoints server, std::string token, json::object dpop_jwk) {
         OAuthClient client = Client();
-        boost::asio::post(pool.executor(), [this, server = std::move(server), token = std::move(token),
+        {
+            std::lock_guard lock(in_flight->mu);
+            ++in_flight->count;
+        }
+        // Decrements when the last copy of the handler is destroyed, whether it ran or not.
+        auto guard = std::shared_ptr<void>(nullptr, [state = in_flight](void*) {
+            std::lock_guard lock(state->mu);
+            --state->count;
+            state->cv.notify_all();
+        });
+        boost::asio::post(pool.executor(), [this, guard, server = std::move(server), token = std::move(token),
                                             dpop_jwk = std::move(dpop_jwk), client]() {
             auto key = crypto::PrivateKey::FromJwk(dpop_jwk);
             if (!key) return;
@@ -809,80 +829,72 @@ struct AuthService::Impl {
 
 namespace {
 
-class BoundPdsSession final : public PdsSession {
+// The storage side of atproto::oauth::PdsSession: credentials from the session row, refreshes under its lease.
+class SessionCredentials final : public atproto::oauth::CredentialSource {
   public:
-    BoundPdsSession(AuthService::Impl& impl, repos::Session session, Bundle bundle, crypto::PrivateKey key)
-        : impl_(impl),
-          session_hash_(session.session_hash),
-          did_(session.did),
-          pds_url_(bundle.pds_url),
-          bundle_(std::move(bundle)),
-          key_(std::move(key)) {
-        atproto::xrpc::XrpcOptions options;
-        options.auth = [this](const atproto::xrpc::AuthContext& ctx) { return Headers(ctx); };
-        options.on_dpop_nonce = [this](std::string_view nonce) {
-            if (auto origin = oauth::OriginOf(pds_url_)) impl_.backend.StoreNonce(*origin, nonce);
-        };
-        client_ = std::make_unique<atproto::xrpc::XrpcClient>(pds_url_, impl_.http, std::move(options));
+    SessionCredentials(AuthService::Impl& impl, std::string session_hash, std::string did)
+        : impl_(impl), session_hash_(std::move(session_hash)), did_(std::move(did)) {}
+
+    Result<atproto::oauth::Credentials> Current() override {
+        auto session = impl_.sessions.Get(session_hash_, impl_.Now());
+        if (!session) return Fail(session.error());
+        if (!*session) return Expired();
+        auto bundle = Bundle::Parse((*session)->oauth);
+        if (!bundle) return Fail(bundle.error());
+        if (bundle->access_expires_at - impl_.Now() < kRefreshMargin) {
+            auto refreshed = impl_.Refresh(session_hash_, did_, bundle->access_token);
+            if (!refreshed) return FromAuthError(refreshed.error());
+            bundle = std::move(*refreshed);
+        }
+        return ToCredentials(*bundle);
     }
 
-    const std::string& did() const override { return did_; }
-    const std::string& pds_url() const override { return pds_url_; }
-    const atproto::xrpc::XrpcClient& client() const override { return *client_; }
-
-    AuthResult<void> RecoverFromInvalidToken() override {
-        std::string observed;
-        {
-            std::lock_guard lock(mu_);
-            observed = bundle_.access_token;
-        }
-        auto refreshed = impl_.Refresh(session_hash_, did_, observed);
-        if (!refreshed) return tl::unexpected(refreshed.error());
-        std::lock_guard lock(mu_);
-        bundle_ = std::move(*refreshed);
-        return {};
+    Result<atproto::oauth::Credentials> Refresh(const atproto::oauth::Credentials& stale) override {
+        auto refreshed = impl_.Refresh(session_hash_, did_, stale.access_token);
+        if (!refreshed) return FromAuthError(refreshed.error());
+        return ToCredentials(*refreshed);
     }
 
   private:
-    Result<net::HeaderList> Headers(const atproto::xrpc::AuthContext& ctx) {
-        std::string access;
-        std::int64_t expires_at = 0;
-        {
-            std::lock_guard lock(mu_);
-            access = bundle_.access_token;
-            expires_at = bundle_.access_expires_at;
+    static tl::unexpected<Error> Expired() {
+        return Fail(ErrorCode::kPermissionDenied, "your session expired: sign in again",
+                    std::string(atproto::oauth::kSessionExpired) + ": session gone");
+    }
+    static tl::unexpected<Error> FromAuthError(const AuthError& error) {
+        // The grant is gone (the row was deleted): PdsSession reports it as session_expired.
+        if (error.code == "session_expired") {
+            return Fail(ErrorCode::kPermissionDenied, error.message, "invalid_grant: " + error.detail);
         }
-        if (expires_at - impl_.Now() < kRefreshMargin) {
-            auto refreshed = impl_.Refresh(session_hash_, did_, access);
-            if (!refreshed) {
-                return Fail(ErrorCode::kPermissionDenied, refreshed.error().message, refreshed.error().code);
-            }
-            std::lock_guard lock(mu_);
-            bundle_ = std::move(*refreshed);
-            access = bundle_.access_token;
-        }
-        crypto::DpopRequest dpop;
-        dpop.htm = std::string(ctx.method);
-        dpop.htu = std::string(ctx.htu);
-        dpop.access_token = access;
-        if (!ctx.dpop_nonce.empty()) {
-            dpop.nonce = std::string(ctx.dpop_nonce);
-        } else if (auto origin = oauth::OriginOf(pds_url_)) {
-            dpop.nonce = impl_.backend.Nonce(*origin);
-        }
-        auto proof = crypto::BuildDpopProof(key_, dpop, impl_.clock);
-        if (!proof) return Fail(proof.error());
-        return net::HeaderList{{"Authorization", "DPoP " + access}, {"DPoP", *proof}};
+        return Fail(ErrorCode::kUnavailable, error.message, error.code + ": " + error.detail);
+    }
+    static Result<atproto::oauth::Credentials> ToCredentials(const Bundle& bundle) {
+        auto key = crypto::PrivateKey::FromJwk(bundle.dpop_jwk);
+        if (!key) return Fail(key.error());
+        return atproto::oauth::Credentials{bundle.access_token, *key, bundle.access_expires_at};
     }
 
     AuthService::Impl& impl_;
     std::string session_hash_;
     std::string did_;
+};
+
+class BoundPdsSession final : public PdsSession {
+  public:
+    BoundPdsSession(AuthService::Impl& impl, const repos::Session& session, std::string pds_url)
+        : did_(session.did),
+          pds_url_(std::move(pds_url)),
+          credentials_(impl, session.session_hash, session.did),
+          session_(impl.http, pds_url_, credentials_, impl.backend.nonces(), impl.clock) {}
+
+    const std::string& did() const override { return did_; }
+    const std::string& pds_url() const override { return pds_url_; }
+    const atproto::oauth::PdsSession& session() const override { return session_; }
+
+  private:
+    std::string did_;
     std::string pds_url_;
-    std::mutex mu_;
-    Bundle bundle_;
-    crypto::PrivateKey key_;
-    std::unique_ptr<atproto::xrpc::XrpcClient> client_;
+    SessionCredentials credentials_;
+    atproto::oauth::PdsSession session_;
 };
 
 }  // namespace
@@ -915,7 +927,9 @@ AuthService::AuthService(AuthSettings settings, storage::db::Db& db, const core:
     }
 }
 
-AuthService::~AuthService() = default;
+AuthService::~AuthService() {
+    if (impl_) impl_->WaitForBackground();
+}
 
 ClientKind AuthService::client_kind() const {
     return settings_.client_key ? ClientKind::kConfidential : ClientKind::kLoopbackPublic;
@@ -1205,10 +1219,7 @@ AuthResult<void> AuthService::RevokeDeveloperToken(const AuthenticatedSession& c
 AuthResult<std::unique_ptr<PdsSession>> AuthService::OpenPdsSession(const AuthenticatedSession& current) {
     auto bundle = Bundle::Parse(current.session.oauth);
     if (!bundle) return tl::unexpected(Internal(bundle.error()));
-    auto key = crypto::PrivateKey::FromJwk(bundle->dpop_jwk);
-    if (!key) return AuthFail(401, "session_expired", "your session expired: sign in again");
-    return std::unique_ptr<PdsSession>(
-        std::make_unique<BoundPdsSession>(*impl_, current.session, std::move(*bundle), std::move(*key)));
+    return std::unique_ptr<PdsSession>(std::make_unique<BoundPdsSession>(*impl_, current.session, bundle->pds_url));
 }
 
 AuthResult<void> AuthService::ForceRefresh(const AuthenticatedSession& current) {

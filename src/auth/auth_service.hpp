@@ -31,6 +31,7 @@
 
 #include "atproto/crypto/keys.hpp"
 #include "atproto/identity/identity_resolver.hpp"
+#include "atproto/oauth/pds_session.hpp"
 #include "atproto/xrpc/xrpc_client.hpp"
 #include "auth/oauth_backend.hpp"
 #include "core/clock.hpp"
@@ -161,39 +162,22 @@ inline constexpr std::string_view kBindingCookie = "plyr_oauth_binding";
 inline constexpr std::int64_t kStateLifetimeMicros = 10LL * 60 * 1'000'000;
 inline constexpr std::int64_t kExchangeLifetimeMicros = 60LL * 1'000'000;
 
-// A PDS client bound to one session: DPoP proof per request (ath/htm/htu, per-origin nonce cache), token
-// refresh when < 60 s remain (inside the auth hook) or after an invalid_token answer (RecoverFromInvalidToken),
-// serialised by the session's refresh lease across processes; `session_expired` when the grant is gone.
+// A PDS client bound to one session, on atproto::oauth::PdsSession: a DPoP proof per request (ath/htm/htu,
+// per-origin nonce cache), tokens refreshed when < 60 s remain or once after invalid_token — serialised by the
+// session row's refresh lease across processes, new tokens committed before use — and `session_expired`
+// (atproto::oauth::IsSessionExpired on the XrpcError) when the grant is gone (the session row is deleted).
 class PdsSession {
   public:
     virtual ~PdsSession() = default;
     virtual const std::string& did() const = 0;
     virtual const std::string& pds_url() const = 0;
-    virtual const atproto::xrpc::XrpcClient& client() const = 0;
-    // After a call failed with invalid_token: refresh now. 401 session_expired when the grant is gone.
-    virtual AuthResult<void> RecoverFromInvalidToken() = 0;
+    virtual const atproto::oauth::PdsSession& session() const = 0;
 };
 
-// True when an XRPC failure means the access token was refused (refresh once, then retry).
-bool IsInvalidToken(const atproto::xrpc::XrpcError& error);
-
-// Runs `call(client)`; on invalid_token refreshes once and retries.
+// Runs `call(const XrpcClient&)` on the session (see atproto::oauth::PdsSession::Run).
 template <typename F>
-auto CallWithSession(PdsSession& session, F&& call) -> decltype(call(session.client())) {
-    auto result = call(session.client());
-    if (!result && IsInvalidToken(result.error())) {
-        auto recovered = session.RecoverFromInvalidToken();
-        if (!recovered) {
-            atproto::xrpc::XrpcError error;
-            error.code = ErrorCode::kPermissionDenied;
-            error.error = recovered.error().code;
-            error.message = recovered.error().message;
-            error.status = recovered.error().status;
-            return tl::unexpected<atproto::xrpc::XrpcError>(std::move(error));
-        }
-        result = call(session.client());
-    }
-    return result;
+auto CallWithSession(const PdsSession& session, F&& call) {
+    return session.session().Run(std::forward<F>(call));
 }
 
 class AuthService {

@@ -1,26 +1,25 @@
 #pragma once
 // auth::OAuthBackend — the network half of the sign-in (discovery, PAR, token endpoint, revocation) behind one
 // interface, so AuthService's flows are testable with a double and the production implementation
-// (HttpOAuthBackend) stays a thin layer over atproto/oauth.
+// (HttpOAuthBackend) stays a thin layer over atproto/oauth (discovery.hpp, token.hpp, nonce_cache.hpp).
 //
 // Contract
 // - Every call is BLOCKING (HTTP through the SSRF-guarded client); callers run them on the blocking pool.
-// - Token endpoint failures: kPermissionDenied with detail starting "invalid_grant" when the AS answered
-//   invalid_grant (IsInvalidGrant), kProtocol for other refusals or a malformed response, the HTTP client's
-//   code for transport failures. A token response is checked before it is returned: token_type DPoP, `atproto`
-//   in scope, `sub` a valid did:plc/did:web (kProtocol otherwise).
+// - Token endpoint failures as atproto/oauth/token.hpp: kPermissionDenied with detail starting "invalid_grant"
+//   when the AS answered invalid_grant (IsInvalidGrant), kProtocol for other refusals or a malformed response,
+//   the HTTP client's code for transport failures. A token response is checked before it is returned:
+//   token_type DPoP, `atproto` in scope, `sub` a valid did:plc/did:web (kProtocol otherwise).
 // - DPoP nonces are cached per origin (authorization servers and PDSs), never in a session row.
 // - Thread-safety: HttpOAuthBackend may be used concurrently.
 
 #include <cstdint>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "atproto/crypto/keys.hpp"
 #include "atproto/oauth/discovery.hpp"
+#include "atproto/oauth/nonce_cache.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "net/http_client.hpp"
@@ -70,9 +69,8 @@ class OAuthBackend {
     // The issuer of the authorization server that protects `pds_url` (fresh, no cache): `sub` verification.
     virtual Result<std::string> IssuerForPds(std::string_view pds_url) = 0;
 
-    // Per-origin DPoP nonce cache (shared by AS and PDS calls).
-    virtual std::optional<std::string> Nonce(std::string_view origin) = 0;
-    virtual void StoreNonce(std::string_view origin, std::string_view nonce) = 0;
+    // The process-wide per-origin DPoP nonce cache (AS and PDS calls).
+    virtual atproto::oauth::DpopNonceCache& nonces() = 0;
 };
 
 class HttpOAuthBackend final : public OAuthBackend {
@@ -91,18 +89,12 @@ class HttpOAuthBackend final : public OAuthBackend {
     Status Revoke(const AuthServerEndpoints& server, const OAuthClient& client, std::string_view token,
                   const atproto::crypto::PrivateKey& dpop_key) override;
     Result<std::string> IssuerForPds(std::string_view pds_url) override;
-    std::optional<std::string> Nonce(std::string_view origin) override;
-    void StoreNonce(std::string_view origin, std::string_view nonce) override;
+    atproto::oauth::DpopNonceCache& nonces() override { return nonces_; }
 
   private:
-    struct FormResponse;
-    Result<FormResponse> PostForm(const AuthServerEndpoints& server, const OAuthClient& client, std::string_view url,
-                                  std::string body, const atproto::crypto::PrivateKey& dpop_key);
-
     net::HttpClient& http_;
     const core::Clock& clock_;
-    std::mutex mu_;
-    std::map<std::string, std::string, std::less<>> nonces_;
+    atproto::oauth::DpopNonceCache nonces_;
 };
 
 }  // namespace plyr::auth

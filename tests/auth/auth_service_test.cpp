@@ -126,8 +126,7 @@ class FakeBackend final : public OAuthBackend {
         if (it != issuers.end()) return it->second;
         return std::string(kIssuer);
     }
-    std::optional<std::string> Nonce(std::string_view) override { return std::nullopt; }
-    void StoreNonce(std::string_view, std::string_view) override {}
+    oauth::DpopNonceCache& nonces() override { return nonce_cache; }
 
     std::size_t RevokedCount() {
         std::lock_guard lock(mu);
@@ -138,6 +137,7 @@ class FakeBackend final : public OAuthBackend {
         return cv.wait_for(lock, std::chrono::seconds(5), [&] { return revoked.size() >= n; });
     }
 
+    oauth::DpopNonceCache nonce_cache;
     std::mutex mu;
     std::condition_variable cv;
     std::vector<oauth::ParRequest> pars;
