@@ -49,12 +49,17 @@ SessionProbe ProbeFromRow(const db::Row& row) {
 Result<ArtistUpsert> ArtistRepository::UpsertOnSignIn(std::string_view did, std::string_view handle,
                                                       std::string_view pds_url, std::int64_t now) {
     std::string d(did);
-    std::string h(handle);
+    // An unverified handle (`handle.invalid`) is no claim at all: stored as NULL, it takes nobody's handle.
+    bool verified = !handle.empty() && handle != "handle.invalid";
+    db::Value h = verified ? db::Value(std::string(handle)) : db::Value(nullptr);
+    std::string display(verified ? handle : did);
     std::string p(pds_url);
     return db_.WriteValue<ArtistUpsert>([&](db::Connection& c) -> Result<ArtistUpsert> {
-        auto cleared =
-            c.Exec("UPDATE artists SET handle = NULL, updated_at = $1 WHERE handle = $2 AND did <> $3", {now, h, d});
-        if (!cleared) return Fail(std::move(cleared.error()));
+        if (verified) {
+            auto cleared = c.Exec("UPDATE artists SET handle = NULL, updated_at = $1 WHERE handle = $2 AND did <> $3",
+                                  {now, h, d});
+            if (!cleared) return Fail(std::move(cleared.error()));
+        }
         auto existing = c.Query(std::string("SELECT ") + kArtistColumns + " FROM artists WHERE did = $1", {d});
         if (!existing) return Fail(std::move(existing.error()));
         ArtistUpsert out;
@@ -63,7 +68,7 @@ Result<ArtistUpsert> ArtistRepository::UpsertOnSignIn(std::string_view did, std:
             auto n = c.Exec(
                 "INSERT INTO artists (did, handle, display_name, pds_url, created_at, updated_at) "
                 "VALUES ($1, $2, $3, $4, $5, $6)",
-                {d, h, h, p, now, now});
+                {d, h, display, p, now, now});
             if (!n) return Fail(std::move(n.error()));
         } else {
             auto n =
