@@ -299,6 +299,61 @@ TEST_P(AuthFlow, RestartKeepsEverySession) {
     EXPECT_EQ(created->status, 200) << created->body;
 }
 
+TEST_P(AuthFlow, StartAcceptsADidOrThePdsUrlInsteadOfAHandle) {
+    auto alice = NewAccount("a");
+    for (const std::string& input : {alice.did, pds_url_}) {
+        WebClient browser(Url());
+        auto start = Start(browser, "handle=" + UrlEncode(input));
+        ASSERT_TRUE(start);
+        ASSERT_EQ(start->status, 303) << input << " " << start->body;
+        auto callback = DeliverCallback(browser, Authorize(start->Header("location"), alice));
+        ASSERT_TRUE(callback);
+        ASSERT_EQ(callback->status, 303) << input;
+        auto exchange = Exchange(browser, QueryParam(callback->Header("location"), "exchange_token").value_or(""));
+        ASSERT_TRUE(exchange);
+        ASSERT_EQ(exchange->status, 200) << input << " " << exchange->body;
+        auto me = Me(browser);
+        ASSERT_TRUE(me);
+        ASSERT_EQ(me->status, 200) << input;
+        EXPECT_EQ(Str(me->Json(), "did"), alice.did) << input;
+        EXPECT_EQ(Str(me->Json(), "handle"), alice.handle) << input;
+    }
+}
+
+TEST_P(AuthFlow, ScopeUpgradeReplacesTheSessionWithOneThatHasTheExtraScope) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto signed_in = SignIn(browser, alice);
+    ASSERT_TRUE(signed_in);
+    auto me = Me(browser);
+    ASSERT_TRUE(me);
+    ASSERT_EQ(me->status, 200);
+    ASSERT_FALSE(me->Json().at("granted").at("bsky_post").as_bool()) << me->body;
+
+    auto start = Post(browser, "/auth/scope-upgrade/start", R"({"include":["bsky_post"],"return_to":"/settings"})");
+    ASSERT_TRUE(start);
+    ASSERT_EQ(start->status, 200) << start->body;
+    auto location = CompleteFlow(browser, Str(start->Json(), "auth_url"), alice);
+    ASSERT_TRUE(location);
+    EXPECT_EQ(QueryParam(*location, "scope_upgraded"), "true") << *location;
+    EXPECT_EQ(PathOf(*location).rfind("/settings?", 0), 0u) << *location;
+    auto exchange = Exchange(browser, QueryParam(*location, "exchange_token").value_or(""));
+    ASSERT_TRUE(exchange);
+    ASSERT_EQ(exchange->status, 200) << exchange->body;
+    EXPECT_NE(browser.Cookie("session_id"), signed_in->session_id) << "the cookie is rotated to the new session";
+
+    me = Me(browser);
+    ASSERT_TRUE(me);
+    ASSERT_EQ(me->status, 200) << me->body;
+    EXPECT_TRUE(me->Json().at("granted").at("bsky_post").as_bool()) << me->body;
+    EXPECT_EQ(Db().Int("SELECT count(*) FROM user_sessions"), 1) << "the new session replaces the old one";
+    WebClient stale(Url());
+    stale.SetCookieValue("session_id", signed_in->session_id);
+    auto old = Me(stale);
+    ASSERT_TRUE(old);
+    EXPECT_EQ(old->status, 401);
+}
+
 TEST_P(AuthFlow, ClientMetadataAndJwksMatchTheClientKind) {
     WebClient anyone(Url());
     auto metadata = anyone.Get("/oauth-client-metadata.json");

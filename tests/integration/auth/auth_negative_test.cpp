@@ -524,5 +524,30 @@ TEST_F(AuthNegative, ScopeUpgradeRejectsUnknownExtras) {
     EXPECT_EQ(States(), 0);
 }
 
+TEST_F(AuthNegative, ASixthLinkedAccountIsTooManyAccounts) {
+    WebClient browser(Url());
+    ASSERT_TRUE(SignIn(browser, NewAccount("g")));
+    for (int i = 1; i < 5; ++i) {
+        auto add = Post(browser, "/auth/add-account/start");
+        ASSERT_TRUE(add);
+        ASSERT_EQ(add->status, 200) << i << " " << add->body;
+        auto location = CompleteFlow(browser, std::string(add->Json().at("auth_url").as_string()), NewAccount("g"));
+        ASSERT_TRUE(location);
+        auto exchange = Exchange(browser, QueryParam(*location, "exchange_token").value_or(""));
+        ASSERT_TRUE(exchange);
+        ASSERT_EQ(exchange->status, 200) << i << " " << exchange->body;
+    }
+    auto me = Me(browser);
+    ASSERT_TRUE(me);
+    ASSERT_EQ(me->Json().at("linked_accounts").as_array().size(), 5u) << me->body;
+    auto sixth = Post(browser, "/auth/add-account/start");
+    ASSERT_TRUE(sixth);
+    EXPECT_EQ(sixth->status, 409) << sixth->body;
+    EXPECT_EQ(sixth->ErrorCode(), "too_many_accounts");
+    EXPECT_EQ(Db().Int("SELECT count(*) FROM pending_add_accounts"), 0);
+    EXPECT_EQ(States(), 0);
+    EXPECT_EQ(Sessions(), 5);
+}
+
 }  // namespace
 }  // namespace plyr::testing
