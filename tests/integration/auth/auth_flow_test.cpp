@@ -9,6 +9,7 @@
 
 #include "auth_e2e.hpp"
 #include "core/encoding.hpp"
+#include "support/process.hpp"
 
 namespace plyr::testing {
 namespace {
@@ -385,6 +386,49 @@ TEST_P(AuthFlow, ClientMetadataAndJwksMatchTheClientKind) {
     EXPECT_EQ(Str(keys[0], "crv"), "P-256");
     EXPECT_FALSE(Str(keys[0], "kid").empty());
     EXPECT_FALSE(keys[0].as_object().contains("d")) << "the JWKS must never carry the private key";
+}
+
+// The same promise on the other database backend: sessions live in PostgreSQL, the key in DATA_DIR.
+class AuthPostgres : public AuthE2E {};
+
+TEST_F(AuthPostgres, SignInAddAccountAndRestartKeepEverySession) {
+    if (skipped_) return;
+    auto database = FreshPostgresDatabase("plyr_auth_e2e");
+    if (!database) GTEST_SKIP() << "PLYR_TEST_PG not set";
+    ASSERT_NO_FATAL_FAILURE(StartPlyr(ClientKind::kLoopback, {{"DATABASE_URL", *database}}));
+    auto alice = NewAccount("a");
+    auto bob = NewAccount("b");
+    WebClient browser(Url());
+    ASSERT_TRUE(SignIn(browser, alice));
+    auto add = Post(browser, "/auth/add-account/start");
+    ASSERT_TRUE(add);
+    ASSERT_EQ(add->status, 200) << add->body;
+    auto location = CompleteFlow(browser, Str(add->Json(), "auth_url"), bob);
+    ASSERT_TRUE(location);
+    auto exchange = Exchange(browser, QueryParam(*location, "exchange_token").value_or(""));
+    ASSERT_TRUE(exchange);
+    ASSERT_EQ(exchange->status, 200) << exchange->body;
+    auto replay = Exchange(browser, QueryParam(*location, "exchange_token").value_or(""));
+    ASSERT_TRUE(replay);
+    EXPECT_EQ(replay->status, 400);
+    EXPECT_EQ(replay->ErrorCode(), "invalid_exchange_token");
+
+    ASSERT_TRUE(server_->Restart()) << server_->Log();
+
+    auto me = Me(browser);
+    ASSERT_TRUE(me);
+    ASSERT_EQ(me->status, 200) << me->body;
+    EXPECT_EQ(Str(me->Json(), "did"), bob.did);
+    std::vector<std::string> both{alice.did, bob.did};
+    std::sort(both.begin(), both.end());
+    EXPECT_EQ(LinkedDids(*me), both);
+    auto switched =
+        Post(browser, "/auth/switch-account", boost::json::serialize(boost::json::object{{"did", alice.did}}));
+    ASSERT_TRUE(switched);
+    ASSERT_EQ(switched->status, 200) << switched->body;
+    auto created = Post(browser, "/auth/test/create-record", LikeRecordBody(alice.did));
+    ASSERT_TRUE(created);
+    EXPECT_EQ(created->status, 200) << created->body;
 }
 
 INSTANTIATE_TEST_SUITE_P(BothClients, AuthFlow, ::testing::Values(ClientKind::kLoopback, ClientKind::kConfidential),
