@@ -2,6 +2,7 @@
 // client kinds (loopback public client; confidential client with private_key_jwt) — then authenticated PDS
 // writes through plyr, a refresh, a second account, switching, logout, logout-all, developer tokens, and a
 // restart of plyr that keeps every session.
+#include <cstdlib>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -54,6 +55,20 @@ TEST_P(AuthFlow, BrowserSignInGivesAnHttpOnlySessionAndStoresOnlyItsHash) {
     EXPECT_EQ(Str(json, "handle"), alice.handle);
     EXPECT_FALSE(json.at("session").at("is_developer_token").as_bool());
     EXPECT_EQ(LinkedDids(*me), std::vector<std::string>{alice.did});
+
+    // Session lifetime follows the refresh-token lifetime of the client kind (product.md §6.1 step 9): 14 days
+    // for the public loopback client, 180 days for the confidential one.
+    auto cookie = signed_in->exchange.FindSetCookie("session_id");
+    ASSERT_TRUE(cookie);
+    long long max_age = std::atoll(cookie->Attribute("max-age").c_str());
+    const long long day = 24 * 3600;
+    if (GetParam() == ClientKind::kLoopback) {
+        EXPECT_GT(max_age, 13 * day);
+        EXPECT_LE(max_age, 14 * day);
+    } else {
+        EXPECT_GT(max_age, 179 * day);
+        EXPECT_LE(max_age, 180 * day);
+    }
 
     // Only the hash of the id is stored: neither the raw id nor the binding cookie's value are in the file.
     auto db = Db();

@@ -330,6 +330,21 @@ TEST_F(AuthNegative, CrossSitePostWithTheCookieIsCsrfRejected) {
         EXPECT_EQ(r->status, 403) << r->body;
         EXPECT_EQ(r->ErrorCode(), "csrf_rejected");
     }
+    // Without Origin the Referer decides: a page of plyr passes the CSRF check (and then fails validation), a
+    // foreign page does not.
+    auto same = browser.Request("POST", "/auth/developer-token/start",
+                                {{"Referer", Url() + "/settings"}, {"Content-Type", "application/json"}},
+                                R"({"name":"","expires_in_days":7})");
+    ASSERT_TRUE(same);
+    EXPECT_EQ(same->status, 400) << same->body;
+    EXPECT_EQ(same->ErrorCode(), "invalid_name");
+    auto foreign = browser.Request("POST", "/auth/developer-token/start",
+                                   {{"Referer", "https://evil.example/page"}, {"Content-Type", "application/json"}},
+                                   R"({"name":"x","expires_in_days":7})");
+    ASSERT_TRUE(foreign);
+    EXPECT_EQ(foreign->status, 403) << foreign->body;
+    EXPECT_EQ(foreign->ErrorCode(), "csrf_rejected");
+    EXPECT_EQ(Db().Int("SELECT count(*) FROM pending_dev_tokens"), 0);
     auto me = Me(browser);
     ASSERT_TRUE(me);
     EXPECT_EQ(me->status, 200) << "nothing changed";
