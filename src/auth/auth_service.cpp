@@ -918,12 +918,12 @@ AuthService::AuthService(AuthSettings settings, storage::db::Db& db, const core:
     all.emplace_back(oauth::kBlueskyPostExtraScope);
     scope_universe_ = oauth::JoinScopes(all);
     redirect_uri_ = settings_.public_url + "/auth/callback";
-    if (settings_.client_key) {
-        auto id = oauth::ConfidentialClientId(settings_.public_url, settings_.development_mode);
-        client_id_ = id ? *id : settings_.public_url + std::string(oauth::kClientMetadataPath);
-    } else {
+    if (client_kind() == ClientKind::kLoopbackPublic) {
         auto id = oauth::BuildLoopbackClientId({redirect_uri_}, scope_universe_);
         client_id_ = id ? *id : std::string("http://localhost");
+    } else {
+        auto id = oauth::ConfidentialClientId(settings_.public_url, settings_.development_mode);
+        client_id_ = id ? *id : settings_.public_url + std::string(oauth::kClientMetadataPath);
     }
 }
 
@@ -932,11 +932,12 @@ AuthService::~AuthService() {
 }
 
 ClientKind AuthService::client_kind() const {
-    return settings_.client_key ? ClientKind::kConfidential : ClientKind::kLoopbackPublic;
+    if (settings_.client_key) return ClientKind::kConfidential;
+    return settings_.development_mode ? ClientKind::kLoopbackPublic : ClientKind::kPublic;
 }
 
 std::optional<json::object> AuthService::ClientMetadata() const {
-    if (!settings_.client_key) return std::nullopt;
+    if (client_kind() == ClientKind::kLoopbackPublic) return std::nullopt;
     oauth::ConfidentialClientOptions options;
     options.public_url = settings_.public_url;
     options.client_name = settings_.client_name;
@@ -945,6 +946,12 @@ std::optional<json::object> AuthService::ClientMetadata() const {
     options.allow_http = settings_.development_mode;
     auto metadata = oauth::BuildConfidentialClientMetadata(options);
     if (!metadata) return std::nullopt;
+    if (client_kind() == ClientKind::kPublic) {
+        // A web public client: no keys, no client authentication (atproto.md §6.2; 14-day sessions).
+        metadata->erase("jwks_uri");
+        metadata->erase("token_endpoint_auth_signing_alg");
+        (*metadata)["token_endpoint_auth_method"] = "none";
+    }
     return *metadata;
 }
 

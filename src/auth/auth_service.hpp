@@ -63,7 +63,10 @@ inline tl::unexpected<AuthError> AuthFail(int status, std::string code, std::str
 
 // ---- settings ----
 
-enum class ClientKind { kLoopbackPublic, kConfidential };
+// Confidential: OAUTH_JWK set (client_id {PUBLIC_URL}/oauth-client-metadata.json, private_key_jwt, 180-day
+// sessions). Otherwise loopback public in development mode (no metadata document, 14 days), else a web public
+// client (metadata document with token_endpoint_auth_method none, no JWKS, 14 days).
+enum class ClientKind { kLoopbackPublic, kPublic, kConfidential };
 
 struct AuthSettings {
     std::string public_url = "http://127.0.0.1:8001";  // no trailing '/'
@@ -195,7 +198,7 @@ class AuthService {
     // The base scope requested at every sign-in, and the union advertised in client metadata.
     const std::string& base_scope() const { return base_scope_; }
     const std::string& scope_universe() const { return scope_universe_; }
-    // 404 in loopback mode / for a public client: nullopt.
+    // nullopt (404) in loopback mode / for a public client (JWKS).
     std::optional<boost::json::object> ClientMetadata() const;
     std::optional<boost::json::object> Jwks() const;
 

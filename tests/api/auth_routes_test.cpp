@@ -33,6 +33,7 @@ class AuthRoutesTest : public ::testing::Test {
         auth::AuthSettings settings;
         settings.public_url = "http://127.0.0.1:8001";
         settings.allow_test_handles = true;
+        settings.development_mode = true;
         service_ = std::make_unique<auth::AuthService>(std::move(settings), *db_, box_, http_, identity_, backend_,
                                                        clock_, pool_);
     }

@@ -43,6 +43,7 @@ class AuthServiceTest : public ::testing::Test {
     void MakeService(AuthSettings settings) {
         settings.public_url = "http://127.0.0.1:8001";
         settings.allow_test_handles = true;
+        settings.development_mode = true;
         service_.reset();
         service_ =
             std::make_unique<AuthService>(std::move(settings), *db_, box_, http_, identity_, backend_, clock_, pool_);
@@ -672,6 +673,19 @@ TEST_F(AuthServiceTest, ConfidentialClientServesMetadataAndLongerSessions) {
     ASSERT_TRUE(exchanged);
     EXPECT_EQ(exchanged->expires_at, clock_.NowMicros() + 180 * kDay);
     EXPECT_TRUE(backend_.pars.back().client_auth.has_value());
+}
+
+TEST_F(AuthServiceTest, HttpsWithoutAKeyIsAWebPublicClient) {
+    AuthSettings settings;
+    settings.public_url = "https://music.example";
+    AuthService service(std::move(settings), *db_, box_, http_, identity_, backend_, clock_, pool_);
+    EXPECT_EQ(service.client_kind(), ClientKind::kPublic);
+    EXPECT_EQ(service.client_id(), "https://music.example/oauth-client-metadata.json");
+    auto metadata = service.ClientMetadata();
+    ASSERT_TRUE(metadata);
+    EXPECT_EQ(metadata->at("token_endpoint_auth_method").as_string(), "none");
+    EXPECT_FALSE(metadata->contains("jwks_uri"));
+    EXPECT_FALSE(service.Jwks());
 }
 
 TEST_F(AuthServiceTest, PermissionSetFormRequestsIncludeButChecksConcreteScopes) {
