@@ -211,6 +211,9 @@ std::optional<SignedIn> AuthE2E::SignIn(WebClient& browser, const TestnetAccount
         EXPECT_EQ(json.as_object().contains("did") ? json.at("did").as_string() : "", account.did);
         EXPECT_EQ(json.as_object().contains("handle") ? json.at("handle").as_string() : "", account.handle);
     }
+    // The browser gets the id only as an HttpOnly cookie: never in a body script could read.
+    EXPECT_FALSE(json.is_object() && json.as_object().contains("session_id")) << exchange->body;
+    EXPECT_EQ(exchange->body.find(cookie->value), std::string::npos) << exchange->body;
     out.session_id = cookie->value;
     out.did = account.did;
     out.handle = account.handle;

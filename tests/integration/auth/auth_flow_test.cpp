@@ -47,6 +47,8 @@ TEST_P(AuthFlow, BrowserSignInGivesAnHttpOnlySessionAndStoresOnlyItsHash) {
     auto signed_in = SignIn(browser, alice);
     ASSERT_TRUE(signed_in);
 
+    EXPECT_EQ(signed_in->landing, "/profile/setup") << "first sign-in, profile not completed (§6.1 step 10)";
+
     auto me = Me(browser);
     ASSERT_TRUE(me);
     ASSERT_EQ(me->status, 200) << me->body;
@@ -221,6 +223,7 @@ TEST_P(AuthFlow, AddAccountSwitchLogoutAndLogoutAllKeepDeveloperTokens) {
     auto cleared = all->FindSetCookie("session_id");
     ASSERT_TRUE(cleared);
     EXPECT_TRUE(cleared->Clears());
+    EXPECT_EQ(cleared->Attribute("path"), "/");
     EXPECT_FALSE(browser.Cookie("session_id").has_value());
     stale.SetCookieValue("session_id", *rotated);
     auto gone = Me(stale);

@@ -281,6 +281,7 @@ TEST_F(AuthNegative, ExpiredSessionIsSessionExpiredAndClearsTheCookie) {
     auto cleared = me->FindSetCookie("session_id");
     ASSERT_TRUE(cleared) << "the expired cookie must be cleared";
     EXPECT_EQ(cleared->Attribute("max-age"), "0");
+    EXPECT_EQ(cleared->Attribute("path"), "/") << "a clearing cookie must match the cookie's path";
     EXPECT_TRUE(cleared->value.empty());
     EXPECT_EQ(Sessions(), 0) << "the expired row is deleted";
     // Once deleted, the old id is simply unknown.
@@ -381,10 +382,14 @@ TEST_F(AuthNegative, BadHandlesAreInvalidHandleAndLeaveNoStateRow) {
 
 TEST_F(AuthNegative, ForeignReturnToIsIgnoredAndALocalOneIsKept) {
     auto alice = NewAccount("a");
+    // The default target: the profile setup on the very first sign-in, the home page afterwards.
+    std::string expected_default = "/profile/setup";
     for (std::string evil : {"//evil.example", "https://evil.example", "/\\evil.example"}) {
         WebClient browser(Url());
         auto signed_in = SignIn(browser, alice, "&return_to=" + UrlEncode(evil));
         ASSERT_TRUE(signed_in) << evil;
+        EXPECT_EQ(signed_in->landing, expected_default) << evil;
+        expected_default = "/";
         EXPECT_EQ(signed_in->landing.rfind("/", 0), 0u) << evil << " → " << signed_in->landing;
         EXPECT_NE(signed_in->landing.rfind("//", 0), 0u) << evil << " → " << signed_in->landing;
         EXPECT_EQ(signed_in->landing.find("evil"), std::string::npos) << evil << " → " << signed_in->landing;
