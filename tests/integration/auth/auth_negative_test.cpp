@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -567,6 +568,83 @@ TEST_F(AuthNegative, ASixthLinkedAccountIsTooManyAccounts) {
     EXPECT_EQ(Db().Int("SELECT count(*) FROM pending_add_accounts"), 0);
     EXPECT_EQ(States(), 0);
     EXPECT_EQ(Sessions(), 5);
+}
+
+TEST_F(AuthNegative, ConcurrentExchangesOfOneTokenHaveExactlyOneWinner) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto pending = AuthorizeOnly(browser, alice);
+    ASSERT_TRUE(pending);
+    auto callback = DeliverCallback(browser, pending->callback_url);
+    ASSERT_TRUE(callback);
+    ASSERT_EQ(callback->status, 303);
+    std::string token = QueryParam(callback->Header("location"), "exchange_token").value_or("");
+    ASSERT_FALSE(token.empty());
+    constexpr int kRacers = 6;
+    std::vector<int> statuses(kRacers, 0);
+    std::vector<std::string> codes(kRacers);
+    {
+        std::vector<std::thread> racers;
+        for (int i = 0; i < kRacers; ++i) {
+            racers.emplace_back([&, i] {
+                WebClient client(Url());  // one client per thread: WebClient is not thread-safe
+                if (auto r = Exchange(client, token)) {
+                    statuses[i] = r->status;
+                    codes[i] = r->ErrorCode();
+                }
+            });
+        }
+        for (auto& t : racers) t.join();
+    }
+    int winners = 0;
+    for (int i = 0; i < kRacers; ++i) {
+        if (statuses[i] == 200) {
+            ++winners;
+        } else {
+            EXPECT_EQ(statuses[i], 400) << i;
+            EXPECT_EQ(codes[i], "invalid_exchange_token") << i;
+        }
+    }
+    EXPECT_EQ(winners, 1);
+    EXPECT_EQ(Sessions(), 1);
+}
+
+TEST_F(AuthNegative, BrowserOnlyActionsRefuseABearerSession) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto pending = AuthorizeOnly(browser, alice);
+    ASSERT_TRUE(pending);
+    auto callback = DeliverCallback(browser, pending->callback_url);
+    ASSERT_TRUE(callback);
+    ASSERT_EQ(callback->status, 303);
+    WebClient api(Url());
+    auto exchange = api.PostJson(
+        "/auth/exchange",
+        "{\"exchange_token\":\"" + QueryParam(callback->Header("location"), "exchange_token").value_or("") + "\"}");
+    ASSERT_TRUE(exchange);
+    ASSERT_EQ(exchange->status, 200) << exchange->body;
+    std::string bearer(exchange->Json().at("session_id").as_string());
+    const std::vector<std::pair<std::string, std::string>> cookie_only{
+        {"/auth/add-account/start", "{}"},
+        {"/auth/switch-account", "{\"did\":\"" + alice.did + "\"}"},
+        {"/auth/developer-token/start", R"({"name":"x","expires_in_days":7})"},
+        {"/auth/scope-upgrade/start", R"({"include":["teal"]})"}};
+    for (const auto& [path, body] : cookie_only) {
+        auto r = api.PostJson(path, body, {{"Authorization", "Bearer " + bearer}});
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 403) << path << " " << r->body;
+        EXPECT_EQ(r->ErrorCode(), "cookie_required") << path;
+    }
+    EXPECT_EQ(States(), 0);
+    EXPECT_EQ(Db().Int("SELECT (SELECT count(*) FROM pending_add_accounts) + (SELECT count(*) FROM "
+                       "pending_dev_tokens) + (SELECT count(*) FROM pending_scope_upgrades)"),
+              0);
+    // Bearer requests are exempt from the Origin check: a Bearer mutation from anywhere works.
+    auto logout =
+        api.PostJson("/auth/logout", "{}", {{"Authorization", "Bearer " + bearer}, {"Origin", "https://evil.example"}});
+    ASSERT_TRUE(logout);
+    EXPECT_EQ(logout->status, 200) << logout->body;
+    EXPECT_EQ(Sessions(), 0);
 }
 
 }  // namespace
