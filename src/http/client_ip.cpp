@@ -96,13 +96,15 @@ Result<TrustedProxies> TrustedProxies::Parse(const std::vector<std::string>& ent
             return Fail(ErrorCode::kInvalidArgument,
                         fmt::format("trusted proxy '{}' is not an IP address or CIDR", entry));
         }
-        int max_bits = ip->IsV4() ? 32 : 128;
+        // The prefix length counts bits of the address as written: "10.0.0.0/8" is IPv4 (stored mapped, so
+        // 96 bits of prefix come for free), "::ffff:10.0.0.0/104" is the same network written as IPv6.
+        bool written_v4 = address.find(':') == std::string_view::npos;
+        int max_bits = written_v4 ? 32 : 128;
         int prefix = bits.value_or(max_bits);
         if (prefix < 0 || prefix > max_bits) {
             return Fail(ErrorCode::kInvalidArgument, fmt::format("trusted proxy '{}' has a bad prefix length", entry));
         }
-        // IPv4 networks are stored in the mapped form: 96 bits of prefix come for free.
-        Network network{*ip, ip->IsV4() ? prefix + 96 : prefix};
+        Network network{*ip, written_v4 ? prefix + 96 : prefix};
         out.networks_.push_back(network);
     }
     return out;

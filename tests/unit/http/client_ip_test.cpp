@@ -42,6 +42,9 @@ TEST(TrustedProxies, MatchesAddressesAndCidrsOfBothFamilies) {
     EXPECT_FALSE(proxies.Contains("garbage"));
     EXPECT_TRUE(Proxies({"0.0.0.0/0"}).Contains("8.8.8.8"));
     EXPECT_FALSE(Proxies({"0.0.0.0/0"}).Contains("2001:db8::1")) << "an IPv4 network never covers IPv6";
+    TrustedProxies mapped = Proxies({"::ffff:10.0.0.0/104"});
+    EXPECT_TRUE(mapped.Contains("10.9.8.7")) << "an IPv4 network written in IPv6 form";
+    EXPECT_FALSE(mapped.Contains("11.0.0.1"));
     EXPECT_TRUE(TrustedProxies().empty());
     EXPECT_FALSE(TrustedProxies().Contains("127.0.0.1"));
 }
