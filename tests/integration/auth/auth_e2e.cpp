@@ -106,6 +106,7 @@ void AuthE2E::StartPlyr(ClientKind kind, Env extra) {
         std::string jwk = GenerateOAuthJwk();
         ASSERT_FALSE(jwk.empty()) << "plyr keygen oauth-jwk failed";
         env["OAUTH_JWK"] = jwk;
+        jwk_ = jwk;
     }
     for (auto& [k, v] : extra) env[k] = v;
     server_ = std::make_unique<PlyrServer>(dir_.str() + "/data", env);

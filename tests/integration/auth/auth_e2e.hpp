@@ -53,6 +53,8 @@ class AuthE2E : public ::testing::Test {
     void SetUp() override;
 
     std::string Url() const { return server_->url(); }
+    // The OAUTH_JWK plyr was started with ("" for the loopback client).
+    const std::string& server_jwk() const { return jwk_; }
     SqlitePeek Db() const { return SqlitePeek(server_->db_path()); }
     TestnetAccount NewAccount(const std::string& prefix = "t");
 
@@ -83,6 +85,7 @@ class AuthE2E : public ::testing::Test {
     Env testnet_env_;
     std::unique_ptr<PlyrServer> server_;
     ClientKind kind_ = ClientKind::kLoopback;
+    std::string jwk_;
     bool skipped_ = false;
 };
 

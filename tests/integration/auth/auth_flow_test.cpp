@@ -4,6 +4,8 @@
 // restart of plyr that keeps every session.
 #include <cstdlib>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <boost/json/serialize.hpp>
@@ -371,6 +373,48 @@ TEST_P(AuthFlow, ScopeUpgradeReplacesTheSessionWithOneThatHasTheExtraScope) {
     auto old = Me(stale);
     ASSERT_TRUE(old);
     EXPECT_EQ(old->status, 401);
+}
+
+TEST_P(AuthFlow, ConcurrentRefreshesFromTwoProcessesKeepTheSessionAlive) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto signed_in = SignIn(browser, alice);
+    ASSERT_TRUE(signed_in);
+    // A second plyr process on the same DATA_DIR (same database and key) and the same PUBLIC_URL, as behind a
+    // load balancer. Refresh tokens are single-use: unserialised refreshes would burn the grant.
+    Env env = testnet_env_;
+    env["PUBLIC_URL"] = Url();
+    if (GetParam() == ClientKind::kConfidential) env["OAUTH_JWK"] = server_jwk();
+    PlyrServer second(server_->data_dir(), env);
+    ASSERT_TRUE(second.Start()) << second.Log();
+
+    constexpr int kPerProcess = 3;
+    std::vector<int> statuses(2 * kPerProcess, 0);
+    {
+        std::vector<std::thread> threads;
+        for (int i = 0; i < 2 * kPerProcess; ++i) {
+            threads.emplace_back([&, i] {
+                WebClient client(i % 2 == 0 ? Url() : second.url());
+                client.SetCookieValue("session_id", signed_in->session_id);
+                if (auto r = client.PostJson("/auth/test/refresh", "{}", {{"Origin", Url()}})) statuses[i] = r->status;
+            });
+        }
+        for (auto& t : threads) t.join();
+    }
+    for (int i = 0; i < 2 * kPerProcess; ++i) EXPECT_EQ(statuses[i], 200) << "refresh " << i;
+
+    // The session still works from both processes, for reads and for PDS writes.
+    for (const std::string& base : {Url(), second.url()}) {
+        WebClient client(base);
+        client.SetCookieValue("session_id", signed_in->session_id);
+        auto me = client.Get("/auth/me");
+        ASSERT_TRUE(me);
+        EXPECT_EQ(me->status, 200) << base << " " << me->body;
+        auto created = client.PostJson("/auth/test/create-record", LikeRecordBody(alice.did), {{"Origin", Url()}});
+        ASSERT_TRUE(created);
+        EXPECT_EQ(created->status, 200) << base << " " << created->body;
+    }
+    EXPECT_EQ(Db().Int("SELECT count(*) FROM user_sessions"), 1);
 }
 
 TEST_P(AuthFlow, ClientMetadataAndJwksMatchTheClientKind) {
