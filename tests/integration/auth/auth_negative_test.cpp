@@ -647,5 +647,31 @@ TEST_F(AuthNegative, BrowserOnlyActionsRefuseABearerSession) {
     EXPECT_EQ(Sessions(), 0);
 }
 
+TEST_F(AuthNegative, CallbackWithoutIssFailsAndCreatesNothing) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto pending = AuthorizeOnly(browser, alice);
+    ASSERT_TRUE(pending);
+    std::string without_iss =
+        "/auth/callback?state=" + UrlEncode(QueryParam(pending->callback_url, "state").value_or("")) +
+        "&code=" + UrlEncode(QueryParam(pending->callback_url, "code").value_or(""));
+    ExpectLoginError(browser.Get(without_iss, {{"Accept", "text/html"}}), "failed");
+    EXPECT_EQ(Sessions(), 0);
+}
+
+TEST_F(AuthNegative, ReturnToWithControlCharactersIsIgnored) {
+    auto alice = NewAccount("a");
+    WebClient browser(Url());
+    auto start = Start(browser, "handle=" + UrlEncode(alice.handle) + "&return_to=" + UrlEncode("/ok\r\nX-Evil: 1"));
+    ASSERT_TRUE(start);
+    ASSERT_EQ(start->status, 303) << start->body;
+    auto callback = DeliverCallback(browser, Authorize(start->Header("location"), alice));
+    ASSERT_TRUE(callback);
+    ASSERT_EQ(callback->status, 303);
+    EXPECT_TRUE(callback->Header("x-evil").empty());
+    std::string location = PathOf(callback->Header("location"));
+    EXPECT_EQ(location.substr(0, location.find('?')), "/profile/setup") << callback->Header("location");
+}
+
 }  // namespace
 }  // namespace plyr::testing
