@@ -46,6 +46,7 @@ std::optional<int> Reap(pid_t pid, std::chrono::milliseconds timeout) {
 PlyrServer::PlyrServer(std::string data_dir, Env extra, std::string log_file)
     : data_dir_(std::move(data_dir)), log_file_(std::move(log_file)), port_(FreePort()) {
     url_ = "http://127.0.0.1:" + std::to_string(port_);
+    own_public_url_ = !extra.contains("PUBLIC_URL");
     env_ = BaseEnv({{"DATA_DIR", data_dir_},
                     {"PORT", std::to_string(port_)},
                     {"HOST", "127.0.0.1"},
@@ -63,6 +64,25 @@ PlyrServer::~PlyrServer() { Stop(); }
 
 bool PlyrServer::Start(std::chrono::milliseconds timeout) {
     if (running()) return true;
+    // FreePort() only says the port was free a moment ago: another test may take it first. Before the first
+    // successful start nothing depends on the port yet, so a lost race is retried on a new one.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        std::size_t log_before = Log().size();
+        if (Spawn(timeout)) {
+            started_once_ = true;
+            return true;
+        }
+        bool lost_port_race = Log().find("cannot listen", log_before) != std::string::npos;
+        if (started_once_ || !lost_port_race) return false;
+        port_ = FreePort();
+        env_["PORT"] = std::to_string(port_);
+        url_ = "http://127.0.0.1:" + std::to_string(port_);
+        if (own_public_url_) env_["PUBLIC_URL"] = url_;
+    }
+    return false;
+}
+
+bool PlyrServer::Spawn(std::chrono::milliseconds timeout) {
     std::filesystem::create_directories(data_dir_);
     std::vector<std::string> args{PlyrBinary(), "serve"};
     std::vector<std::string> envs;
@@ -87,11 +107,12 @@ bool PlyrServer::Start(std::chrono::milliseconds timeout) {
 
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-        if (HttpRequest(port_, "GET", "/health", {}, {}, std::chrono::milliseconds(2000))) return true;
+        // Exit first: an answer on the port is only ours while our child still runs.
         if (Reap(pid_, std::chrono::milliseconds(0))) {
             pid_ = -1;
             return false;
         }
+        if (HttpRequest(port_, "GET", "/health", {}, {}, std::chrono::milliseconds(2000))) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(25));  // polling interval, not synchronisation
     }
     Stop(std::chrono::milliseconds(0));

@@ -25,7 +25,8 @@ class PlyrServer {
     PlyrServer& operator=(const PlyrServer&) = delete;
 
     // Spawns `plyr serve` and polls GET /health until it answers (any status) or `timeout` passes; false
-    // when the process exits or never answers (the log says why: Log()).
+    // when the process exits or never answers (the log says why: Log()). Before the first successful start, a
+    // port taken by someone else in the meantime is replaced by a new free one (port() and url() follow).
     bool Start(std::chrono::milliseconds timeout = std::chrono::seconds(30));
     // SIGTERM, then SIGKILL after `grace`. Returns the exit code (or -signal), nullopt when not running.
     std::optional<int> Stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
@@ -35,7 +36,8 @@ class PlyrServer {
     }
 
     int port() const { return port_; }
-    const std::string& url() const { return url_; }  // = PUBLIC_URL
+    // http://127.0.0.1:<port>, where it listens (= PUBLIC_URL unless the caller set PUBLIC_URL).
+    const std::string& url() const { return url_; }
     const std::string& data_dir() const { return data_dir_; }
     std::string db_path() const { return data_dir_ + "/plyr.db"; }
     bool running() const { return pid_ > 0; }
@@ -43,12 +45,16 @@ class PlyrServer {
     std::string Log() const;
 
   private:
+    bool Spawn(std::chrono::milliseconds timeout);
+
     std::string data_dir_;
     Env env_;
     std::string log_file_;
     int port_;
     std::string url_;
     pid_t pid_ = -1;
+    bool own_public_url_ = true;  // PUBLIC_URL follows the port (the caller did not set it)
+    bool started_once_ = false;
 };
 
 // Settings that point `plyr serve` at the local reference PDS of $TESTNET_PDS_URL / $TESTNET_PLC_URL:

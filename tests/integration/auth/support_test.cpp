@@ -1,5 +1,10 @@
 // The e2e harness itself: Set-Cookie parsing and the cookie jar of support/web_client.hpp (against a real
 // `plyr serve`), URL helpers, and PlyrServer start/restart. Hermetic: no testnet needed.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "support/plyr_server.hpp"
@@ -59,6 +64,28 @@ TEST(PlyrServerSupport, StartsAnswersAndRestartsOnTheSamePortAndDataDir) {
     EXPECT_EQ(again->status, 200);
     EXPECT_EQ(server.Stop(), 0) << server.Log();
     EXPECT_FALSE(client.Get("/health").has_value()) << "stopped means stopped";
+}
+
+TEST(PlyrServerSupport, APortTakenBeforeTheFirstStartIsReplaced) {
+    TempDir dir;
+    PlyrServer server(dir.str() + "/data");
+    int taken = server.port();
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(taken));
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(listen(fd, 1), 0);
+    bool started = server.Start();
+    close(fd);
+    ASSERT_TRUE(started) << server.Log();
+    EXPECT_NE(server.port(), taken);
+    EXPECT_EQ(server.url(), "http://127.0.0.1:" + std::to_string(server.port()));
+    auto health = WebClient(server.url()).Get("/health");
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 200);
 }
 
 TEST(TestnetAccountSupport, CreatesFreshAccountsWhoseHandlesResolve) {
