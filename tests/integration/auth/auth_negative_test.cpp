@@ -198,6 +198,15 @@ TEST_F(AuthNegative, ApiExchangeWithoutOriginReturnsTheSessionIdForBearerUse) {
     auto token = QueryParam(callback->Header("location"), "exchange_token");
     ASSERT_TRUE(token);
     WebClient api(Url());
+    // A body that is not declared JSON (what a cross-site form or simple fetch can send) is refused before
+    // the token is looked at: it stays redeemable.
+    auto plain =
+        api.Request("POST", "/auth/exchange", {{"Content-Type", "text/plain"}, {"Origin", "https://evil.example"}},
+                    "{\"exchange_token\":\"" + *token + "\"}");
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->status, 415) << plain->body;
+    EXPECT_EQ(plain->ErrorCode(), "unsupported_media_type");
+    EXPECT_FALSE(plain->FindSetCookie("session_id").has_value());
     auto r = api.PostJson("/auth/exchange", "{\"exchange_token\":\"" + *token + "\"}");
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << r->body;
