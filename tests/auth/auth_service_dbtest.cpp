@@ -28,10 +28,13 @@ namespace oauth = atproto::oauth;
 namespace crypto = atproto::crypto;
 namespace repos = storage::repos;
 
-class AuthServiceTest : public ::testing::Test {
+// Every case runs on SQLite and, with PLYR_TEST_PG, on PostgreSQL.
+class AuthServiceTest : public storage::db::testing::DbBackendTest {
   protected:
     void SetUp() override {
-        db_ = temp_.Open();
+        DbBackendTest::SetUp();
+        if (IsSkipped()) return;
+        db_ = temp().Open();
         ASSERT_NE(db_, nullptr);
         auto applied = storage::db::migrator::Apply(*db_, false);
         ASSERT_TRUE(applied) << applied.error().ToString();
@@ -109,7 +112,6 @@ class AuthServiceTest : public ::testing::Test {
         return v ? *v : -1;
     }
 
-    storage::db::testing::TempDatabase temp_{storage::db::Backend::kSqlite};
     std::unique_ptr<storage::db::Db> db_;
     core::SecretBox box_ = *core::SecretBox::FromKeys(std::string(32, 'k'));
     OfflineHttp http_;
@@ -123,7 +125,7 @@ class AuthServiceTest : public ::testing::Test {
 
 // ---- sign-in ----
 
-TEST_F(AuthServiceTest, LoginCreatesSessionAndExchangeHandsItOverOnce) {
+TEST_P(AuthServiceTest, LoginCreatesSessionAndExchangeHandsItOverOnce) {
     std::string location = SignIn("alice.test", kAlice);
     EXPECT_EQ(PathOf(location), "/profile/setup");  // first sign-in, profile not completed
     auto token = QueryOf(location)["exchange_token"];
@@ -156,14 +158,14 @@ TEST_F(AuthServiceTest, LoginCreatesSessionAndExchangeHandsItOverOnce) {
     EXPECT_TRUE(backend_.pars[0].client_id.starts_with("http://localhost?redirect_uri="));
 }
 
-TEST_F(AuthServiceTest, SecondSignInLandsOnHomeAndKeepsOneArtistRow) {
+TEST_P(AuthServiceTest, SecondSignInLandsOnHomeAndKeepsOneArtistRow) {
     SignIn("alice.test", kAlice);
     std::string location = SignIn("alice.test", kAlice);
     EXPECT_EQ(PathOf(location), "/");
     EXPECT_EQ(Count("artists"), 1);
 }
 
-TEST_F(AuthServiceTest, ExchangeTokenExpiresAfterSixtySeconds) {
+TEST_P(AuthServiceTest, ExchangeTokenExpiresAfterSixtySeconds) {
     std::string location = SignIn("alice.test", kAlice);
     clock_.Advance(61 * kSecond);
     auto exchanged = service_->Exchange(QueryOf(location)["exchange_token"]);
@@ -172,7 +174,7 @@ TEST_F(AuthServiceTest, ExchangeTokenExpiresAfterSixtySeconds) {
     EXPECT_EQ(exchanged.error().code, "invalid_exchange_token");
 }
 
-TEST_F(AuthServiceTest, ReplayedStateIsExpiredAndCreatesNothing) {
+TEST_P(AuthServiceTest, ReplayedStateIsExpiredAndCreatesNothing) {
     auto started = service_->StartLogin("alice.test", std::nullopt);
     ASSERT_TRUE(started);
     std::string first = Complete(*started, kAlice);
@@ -186,7 +188,7 @@ TEST_F(AuthServiceTest, ReplayedStateIsExpiredAndCreatesNothing) {
     EXPECT_EQ(Count("user_sessions"), 1);
 }
 
-TEST_F(AuthServiceTest, UnknownOrExpiredStateIsExpired) {
+TEST_P(AuthServiceTest, UnknownOrExpiredStateIsExpired) {
     CallbackParams p;
     p.state = "no-such-state";
     p.code = "c";
@@ -202,7 +204,7 @@ TEST_F(AuthServiceTest, UnknownOrExpiredStateIsExpired) {
     EXPECT_EQ(Count("user_sessions"), 0);
 }
 
-TEST_F(AuthServiceTest, CallbackWithoutBindingCookieIsExpiredAndMakesNoTokenRequest) {
+TEST_P(AuthServiceTest, CallbackWithoutBindingCookieIsExpiredAndMakesNoTokenRequest) {
     auto started = service_->StartLogin("alice.test", std::nullopt);
     ASSERT_TRUE(started);
     CallbackParams p;
@@ -220,7 +222,7 @@ TEST_F(AuthServiceTest, CallbackWithoutBindingCookieIsExpiredAndMakesNoTokenRequ
     EXPECT_EQ(backend_.exchanges, 0);
 }
 
-TEST_F(AuthServiceTest, IssuerMismatchFailsWithoutTokenRequest) {
+TEST_P(AuthServiceTest, IssuerMismatchFailsWithoutTokenRequest) {
     auto started = service_->StartLogin("alice.test", std::nullopt);
     ASSERT_TRUE(started);
     CallbackParams p;
@@ -234,7 +236,7 @@ TEST_F(AuthServiceTest, IssuerMismatchFailsWithoutTokenRequest) {
     EXPECT_EQ(Count("oauth_states"), 0);
 }
 
-TEST_F(AuthServiceTest, AccessDeniedIsDenied) {
+TEST_P(AuthServiceTest, AccessDeniedIsDenied) {
     auto started = service_->StartLogin("alice.test", std::nullopt);
     ASSERT_TRUE(started);
     CallbackParams p;
@@ -246,14 +248,14 @@ TEST_F(AuthServiceTest, AccessDeniedIsDenied) {
     EXPECT_EQ(backend_.exchanges, 0);
 }
 
-TEST_F(AuthServiceTest, SubOtherThanExpectedDidIsRevokedAndFails) {
+TEST_P(AuthServiceTest, SubOtherThanExpectedDidIsRevokedAndFails) {
     EXPECT_EQ(SignIn("alice.test", kBob), "/login?auth_error=failed");
     EXPECT_EQ(backend_.RevokedCount(), 1u);
     EXPECT_EQ(Count("user_sessions"), 0);
     EXPECT_EQ(Count("exchange_tokens"), 0);
 }
 
-TEST_F(AuthServiceTest, SubResolvingToAnotherIssuerIsRevokedAndFails) {
+TEST_P(AuthServiceTest, SubResolvingToAnotherIssuerIsRevokedAndFails) {
     // Signing in by PDS URL has no expected DID: only the sub ⇄ issuer check stands between a malicious AS
     // and someone else's account.
     identity_.fresh_pds[kAlice] = "https://elsewhere.example";
@@ -265,19 +267,19 @@ TEST_F(AuthServiceTest, SubResolvingToAnotherIssuerIsRevokedAndFails) {
     EXPECT_EQ(Count("artists"), 0);
 }
 
-TEST_F(AuthServiceTest, PdsUrlSignInSendsNoLoginHint) {
+TEST_P(AuthServiceTest, PdsUrlSignInSendsNoLoginHint) {
     std::string location = SignIn("https://pds.example", kAlice);
     EXPECT_EQ(PathOf(location), "/profile/setup");
     EXPECT_FALSE(backend_.pars.back().login_hint.has_value());
 }
 
-TEST_F(AuthServiceTest, DeselectedRepoScopesAreScopeMismatchAndRevoked) {
+TEST_P(AuthServiceTest, DeselectedRepoScopesAreScopeMismatchAndRevoked) {
     EXPECT_EQ(SignIn("alice.test", kAlice, std::nullopt, "atproto blob:*/*"), "/login?auth_error=scope_mismatch");
     EXPECT_EQ(backend_.RevokedCount(), 1u);
     EXPECT_EQ(Count("user_sessions"), 0);
 }
 
-TEST_F(AuthServiceTest, InvalidInputIsInvalidHandleAndStoresNoState) {
+TEST_P(AuthServiceTest, InvalidInputIsInvalidHandleAndStoresNoState) {
     for (std::string bad : std::vector<std::string>{
              "alice..bsky.social", "x.local", "handle.invalid", std::string(300, 'a') + ".com", "did:plc:short",
              "did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme", "DID:PLC:aliceaaaaaaaaaaaaaaaaaaa",
@@ -291,7 +293,7 @@ TEST_F(AuthServiceTest, InvalidInputIsInvalidHandleAndStoresNoState) {
     EXPECT_TRUE(backend_.pars.empty());
 }
 
-TEST_F(AuthServiceTest, ReturnToIsKeptOnlyWhenRelative) {
+TEST_P(AuthServiceTest, ReturnToIsKeptOnlyWhenRelative) {
     EXPECT_EQ(PathOf(SignIn("alice.test", kAlice, "/tracks/12?x=1")), "/tracks/12");
     for (std::string bad :
          std::vector<std::string>{"//evil.example", "https://evil.example", "/\\evil", "javascript:alert(1)", "evil"}) {
@@ -314,7 +316,7 @@ TEST(SanitizeReturnTo, AcceptsRelativePathsOnly) {
 
 // ---- authentication ----
 
-TEST_F(AuthServiceTest, UnknownSessionIsAuthenticationRequired) {
+TEST_P(AuthServiceTest, UnknownSessionIsAuthenticationRequired) {
     for (auto [cookie, bearer] :
          std::vector<std::pair<std::optional<std::string_view>, std::optional<std::string_view>>>{
              {std::nullopt, std::nullopt}, {"random-cookie", std::nullopt}, {std::nullopt, "random-bearer"}}) {
@@ -325,7 +327,7 @@ TEST_F(AuthServiceTest, UnknownSessionIsAuthenticationRequired) {
     }
 }
 
-TEST_F(AuthServiceTest, CookieWinsOverBearer) {
+TEST_P(AuthServiceTest, CookieWinsOverBearer) {
     auto alice = Login("alice.test", kAlice);
     auto r = service_->Authenticate(alice.session_id, "random-bearer");
     ASSERT_TRUE(r);
@@ -335,7 +337,7 @@ TEST_F(AuthServiceTest, CookieWinsOverBearer) {
     EXPECT_FALSE(b->via_cookie);
 }
 
-TEST_F(AuthServiceTest, ExpiredSessionIsSessionExpiredAndDeleted) {
+TEST_P(AuthServiceTest, ExpiredSessionIsSessionExpiredAndDeleted) {
     auto alice = Login("alice.test", kAlice);
     clock_.Advance(14 * kDay + kSecond);
     auto r = service_->Authenticate(alice.session_id, std::nullopt);
@@ -348,7 +350,7 @@ TEST_F(AuthServiceTest, ExpiredSessionIsSessionExpiredAndDeleted) {
     EXPECT_EQ(again.error().code, "authentication_required");
 }
 
-TEST_F(AuthServiceTest, UndecryptableSessionIsSessionExpiredAndDeleted) {
+TEST_P(AuthServiceTest, UndecryptableSessionIsSessionExpiredAndDeleted) {
     core::SecretBox other_box = *core::SecretBox::FromKeys(std::string(32, 'z'));
     repos::SessionRepository other(*db_, other_box);
     repos::NewSession ns;
@@ -365,7 +367,7 @@ TEST_F(AuthServiceTest, UndecryptableSessionIsSessionExpiredAndDeleted) {
     EXPECT_EQ(Count("user_sessions"), 0);
 }
 
-TEST_F(AuthServiceTest, SessionLackingBaseScopeNeedsScopeUpgrade) {
+TEST_P(AuthServiceTest, SessionLackingBaseScopeNeedsScopeUpgrade) {
     repos::SessionRepository sessions(*db_, box_);
     repos::NewSession ns;
     ns.session_id = "narrow-session";
@@ -382,7 +384,7 @@ TEST_F(AuthServiceTest, SessionLackingBaseScopeNeedsScopeUpgrade) {
     EXPECT_TRUE(service_->Authenticate(std::nullopt, "narrow-session", false));
 }
 
-TEST_F(AuthServiceTest, LastUsedIsWrittenAtMostOncePerMinute) {
+TEST_P(AuthServiceTest, LastUsedIsWrittenAtMostOncePerMinute) {
     auto alice = Login("alice.test", kAlice);
     std::int64_t first = alice.session.last_used_at;
     clock_.Advance(30 * kSecond);
@@ -397,7 +399,7 @@ TEST_F(AuthServiceTest, LastUsedIsWrittenAtMostOncePerMinute) {
 
 // ---- accounts ----
 
-TEST_F(AuthServiceTest, AddAccountLinksSwitchRotatesAndLogoutSwitches) {
+TEST_P(AuthServiceTest, AddAccountLinksSwitchRotatesAndLogoutSwitches) {
     auto alice = Login("alice.test", kAlice);
     auto started = service_->StartAddAccount(alice, std::string("bob.test"));
     ASSERT_TRUE(started);
@@ -440,7 +442,7 @@ TEST_F(AuthServiceTest, AddAccountLinksSwitchRotatesAndLogoutSwitches) {
     EXPECT_TRUE(backend_.WaitForRevokes(1));  // alice's grant revoked in the background
 }
 
-TEST_F(AuthServiceTest, SwitchToExpiredMemberIsSessionExpiredAndRemovesIt) {
+TEST_P(AuthServiceTest, SwitchToExpiredMemberIsSessionExpiredAndRemovesIt) {
     auto alice = Login("alice.test", kAlice);
     auto started = service_->StartAddAccount(alice, std::string("bob.test"));
     ASSERT_TRUE(started);
@@ -458,7 +460,7 @@ TEST_F(AuthServiceTest, SwitchToExpiredMemberIsSessionExpiredAndRemovesIt) {
     EXPECT_EQ(Count("user_sessions"), 1);
 }
 
-TEST_F(AuthServiceTest, GroupHoldsAtMostFiveAccounts) {
+TEST_P(AuthServiceTest, GroupHoldsAtMostFiveAccounts) {
     auto alice = Login("alice.test", kAlice);
     for (int i = 0; i < 4; ++i) {
         std::string did = "did:plc:member" + std::string(19, static_cast<char>('a' + i));
@@ -473,7 +475,7 @@ TEST_F(AuthServiceTest, GroupHoldsAtMostFiveAccounts) {
     EXPECT_EQ(sixth.error().code, "too_many_accounts");
 }
 
-TEST_F(AuthServiceTest, LogoutAllEndsTheGroupButNotDeveloperTokens) {
+TEST_P(AuthServiceTest, LogoutAllEndsTheGroupButNotDeveloperTokens) {
     auto alice = Login("alice.test", kAlice);
     auto add = service_->StartAddAccount(alice, std::string("bob.test"));
     ASSERT_TRUE(add);
@@ -490,7 +492,7 @@ TEST_F(AuthServiceTest, LogoutAllEndsTheGroupButNotDeveloperTokens) {
 
 // ---- developer tokens ----
 
-TEST_F(AuthServiceTest, DeveloperTokenHasPrefixCappedExpiryAndNoGroup) {
+TEST_P(AuthServiceTest, DeveloperTokenHasPrefixCappedExpiryAndNoGroup) {
     auto alice = Login("alice.test", kAlice);
     auto bad_name = service_->StartDeveloperToken(alice, "", 30);
     ASSERT_FALSE(bad_name);
@@ -528,7 +530,7 @@ TEST_F(AuthServiceTest, DeveloperTokenHasPrefixCappedExpiryAndNoGroup) {
     EXPECT_FALSE(service_->Authenticate(std::nullopt, exchanged->session_id));
 }
 
-TEST_F(AuthServiceTest, DeveloperTokenForAnotherAccountIsAccountMismatch) {
+TEST_P(AuthServiceTest, DeveloperTokenForAnotherAccountIsAccountMismatch) {
     auto alice = Login("alice.test", kAlice);
     auto started = service_->StartDeveloperToken(alice, "ci", 30);
     ASSERT_TRUE(started);
@@ -538,7 +540,7 @@ TEST_F(AuthServiceTest, DeveloperTokenForAnotherAccountIsAccountMismatch) {
     EXPECT_EQ(Count("user_sessions"), 1);
 }
 
-TEST_F(AuthServiceTest, AmbiguousDeveloperTokenPrefixIsRefused) {
+TEST_P(AuthServiceTest, AmbiguousDeveloperTokenPrefixIsRefused) {
     auto alice = Login("alice.test", kAlice);
     repos::SessionRepository sessions(*db_, box_);
     for (std::string id : std::vector<std::string>{"samepfx1-aaaa", "samepfx1-bbbb"}) {
@@ -562,7 +564,7 @@ TEST_F(AuthServiceTest, AmbiguousDeveloperTokenPrefixIsRefused) {
 
 // ---- scope upgrade ----
 
-TEST_F(AuthServiceTest, ScopeUpgradeReplacesSessionInItsGroup) {
+TEST_P(AuthServiceTest, ScopeUpgradeReplacesSessionInItsGroup) {
     auto alice = Login("alice.test", kAlice);
     auto bad = service_->StartScopeUpgrade(alice, {"email"}, std::nullopt);
     ASSERT_FALSE(bad);
@@ -583,7 +585,7 @@ TEST_F(AuthServiceTest, ScopeUpgradeReplacesSessionInItsGroup) {
     EXPECT_FALSE(me->at("granted").at("bsky_post").as_bool());
 }
 
-TEST_F(AuthServiceTest, RefusedScopeUpgradeKeepsOldSession) {
+TEST_P(AuthServiceTest, RefusedScopeUpgradeKeepsOldSession) {
     auto alice = Login("alice.test", kAlice);
     auto started = service_->StartScopeUpgrade(alice, {"bsky_post"}, std::nullopt);
     ASSERT_TRUE(started);
@@ -598,7 +600,7 @@ TEST_F(AuthServiceTest, RefusedScopeUpgradeKeepsOldSession) {
 
 // ---- refresh ----
 
-TEST_F(AuthServiceTest, ConcurrentRefreshersMakeOneTokenRequest) {
+TEST_P(AuthServiceTest, ConcurrentRefreshersMakeOneTokenRequest) {
     auto alice = Login("alice.test", kAlice);
     {
         std::lock_guard lock(backend_.mu);
@@ -625,7 +627,7 @@ TEST_F(AuthServiceTest, ConcurrentRefreshersMakeOneTokenRequest) {
     EXPECT_EQ(backend_.refreshes, 1);
 }
 
-TEST_F(AuthServiceTest, InvalidGrantOnRefreshDeletesTheSession) {
+TEST_P(AuthServiceTest, InvalidGrantOnRefreshDeletesTheSession) {
     auto alice = Login("alice.test", kAlice);
     backend_.refresh_invalid_grant = true;
     auto r = service_->ForceRefresh(alice);
@@ -635,7 +637,7 @@ TEST_F(AuthServiceTest, InvalidGrantOnRefreshDeletesTheSession) {
     EXPECT_EQ(Count("user_sessions"), 0);
 }
 
-TEST_F(AuthServiceTest, RefreshWithAnotherSubEndsTheSession) {
+TEST_P(AuthServiceTest, RefreshWithAnotherSubEndsTheSession) {
     auto alice = Login("alice.test", kAlice);
     backend_.refresh_sub = kBob;
     auto r = service_->ForceRefresh(alice);
@@ -645,14 +647,14 @@ TEST_F(AuthServiceTest, RefreshWithAnotherSubEndsTheSession) {
 
 // ---- client identity ----
 
-TEST_F(AuthServiceTest, LoopbackClientHasNoMetadataOrJwks) {
+TEST_P(AuthServiceTest, LoopbackClientHasNoMetadataOrJwks) {
     EXPECT_EQ(service_->client_kind(), ClientKind::kLoopbackPublic);
     EXPECT_FALSE(service_->ClientMetadata());
     EXPECT_FALSE(service_->Jwks());
     EXPECT_EQ(service_->redirect_uri(), "http://127.0.0.1:8001/auth/callback");
 }
 
-TEST_F(AuthServiceTest, ConfidentialClientServesMetadataAndLongerSessions) {
+TEST_P(AuthServiceTest, ConfidentialClientServesMetadataAndLongerSessions) {
     AuthSettings settings;
     settings.client_key = *crypto::PrivateKey::Generate(crypto::Curve::kP256);
     settings.client_kid = "key-1";
@@ -675,7 +677,7 @@ TEST_F(AuthServiceTest, ConfidentialClientServesMetadataAndLongerSessions) {
     EXPECT_TRUE(backend_.pars.back().client_auth.has_value());
 }
 
-TEST_F(AuthServiceTest, HttpsWithoutAKeyIsAWebPublicClient) {
+TEST_P(AuthServiceTest, HttpsWithoutAKeyIsAWebPublicClient) {
     AuthSettings settings;
     settings.public_url = "https://music.example";
     AuthService service(std::move(settings), *db_, box_, http_, identity_, backend_, clock_, pool_);
@@ -688,7 +690,7 @@ TEST_F(AuthServiceTest, HttpsWithoutAKeyIsAWebPublicClient) {
     EXPECT_FALSE(service.Jwks());
 }
 
-TEST_F(AuthServiceTest, PermissionSetFormRequestsIncludeButChecksConcreteScopes) {
+TEST_P(AuthServiceTest, PermissionSetFormRequestsIncludeButChecksConcreteScopes) {
     AuthSettings settings;
     settings.use_permission_sets = true;
     MakeService(std::move(settings));
@@ -697,6 +699,9 @@ TEST_F(AuthServiceTest, PermissionSetFormRequestsIncludeButChecksConcreteScopes)
     EXPECT_EQ(PathOf(location), "/profile/setup");
     EXPECT_EQ(backend_.pars.back().scope, "atproto blob:*/* include:fm.plyr.authFullApp");
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, AuthServiceTest, storage::db::testing::BackendValues(),
+                         storage::db::testing::BackendName);
 
 }  // namespace
 }  // namespace plyr::auth
