@@ -763,11 +763,16 @@ struct AuthService::Impl {
                                const std::string& observed_access) {
         std::int64_t now = Now();
         std::int64_t lease_until = now + kRefreshLease;
-        auto locked = sessions.TryLockRefresh(session_hash, now, lease_until);
-        if (!locked) return tl::unexpected(Internal(locked.error()));
-        if (!*locked) {
+        // Two rounds: when the holder gives the lease back without new tokens (its refresh failed), try once more.
+        for (int round = 0;; ++round) {
+            now = Now();
+            lease_until = now + kRefreshLease;
+            auto locked = sessions.TryLockRefresh(session_hash, now, lease_until);
+            if (!locked) return tl::unexpected(Internal(locked.error()));
+            if (*locked) break;
             // Another request (or process) is refreshing: wait ≤ 5 s for its result.
-            for (int i = 0; i < 100; ++i) {
+            bool released = false;
+            for (int i = 0; i < 100 && !released; ++i) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(50));
                 auto s = sessions.Get(session_hash, Now());
                 if (!s) return tl::unexpected(Internal(s.error()));
@@ -775,9 +780,11 @@ struct AuthService::Impl {
                 auto b = Bundle::Parse((*s)->oauth);
                 if (!b) return tl::unexpected(Internal(b.error()));
                 if (b->access_token != observed_access) return *b;
-                if (!(*s)->refresh_lock_until || *(*s)->refresh_lock_until <= Now()) break;
+                released = !(*s)->refresh_lock_until || *(*s)->refresh_lock_until <= Now();
             }
-            return AuthFail(503, "pds_error", "the session is being refreshed: try again");
+            if (!released || round == 1) {
+                return AuthFail(503, "pds_error", "the session is being refreshed: try again");
+            }
         }
         auto unlock = [&] { (void)sessions.UnlockRefresh(session_hash, lease_until); };
         auto s = sessions.Get(session_hash, now);

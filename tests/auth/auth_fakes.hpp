@@ -95,6 +95,10 @@ class FakeBackend final : public OAuthBackend {
                 cv.notify_all();
                 cv.wait(lock, [&] { return !refresh_gate; });
             }
+            if (refresh_fail_once) {
+                refresh_fail_once = false;
+                return Fail(ErrorCode::kUnavailable, "the authorization server is down");
+            }
             if (refresh_invalid_grant) {
                 return Fail(ErrorCode::kPermissionDenied, "gone", "invalid_grant: Refresh token replayed");
             }
@@ -143,6 +147,7 @@ class FakeBackend final : public OAuthBackend {
     bool refresh_gate = false;
     bool refresh_entered = false;
     bool refresh_invalid_grant = false;
+    bool refresh_fail_once = false;
     std::string refreshed_scope = GrantedBase();
     std::string refresh_sub = kAlice;
 };

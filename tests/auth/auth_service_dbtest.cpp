@@ -627,6 +627,35 @@ TEST_P(AuthServiceTest, ConcurrentRefreshersMakeOneTokenRequest) {
     EXPECT_EQ(backend_.refreshes, 1);
 }
 
+TEST_P(AuthServiceTest, AWaitingRefresherTakesOverWhenTheHolderFails) {
+    auto alice = Login("alice.test", kAlice);
+    {
+        std::lock_guard lock(backend_.mu);
+        backend_.refresh_gate = true;
+        backend_.refresh_fail_once = true;
+    }
+    AuthResult<void> first, second;
+    std::thread a([&] { first = service_->ForceRefresh(alice); });
+    {
+        std::unique_lock lock(backend_.mu);
+        ASSERT_TRUE(backend_.cv.wait_for(lock, std::chrono::seconds(5), [&] { return backend_.refresh_entered; }));
+    }
+    std::thread b([&] { second = service_->ForceRefresh(alice); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let b reach its wait loop
+    {
+        std::lock_guard lock(backend_.mu);
+        backend_.refresh_gate = false;
+    }
+    backend_.cv.notify_all();
+    a.join();
+    b.join();
+    ASSERT_FALSE(first);
+    EXPECT_EQ(first.error().code, "pds_error");
+    EXPECT_TRUE(second) << second.error().code;
+    EXPECT_EQ(backend_.refreshes, 2);
+    EXPECT_EQ(Count("user_sessions"), 1);
+}
+
 TEST_P(AuthServiceTest, InvalidGrantOnRefreshDeletesTheSession) {
     auto alice = Login("alice.test", kAlice);
     backend_.refresh_invalid_grant = true;
