@@ -618,10 +618,23 @@ struct AuthService::Impl {
         if (add) {
             ns.group_id = add->group_id;
             auto members = sessions.ListByGroup(add->group_id, now);
-            if (members) {
-                for (const auto& m : *members) {
-                    if (m.did == ns.did) delete_after = m.session_hash;  // re-adding replaces the old session
+            if (!members) {
+                log::Error("auth.group_read_failed", {{"error", members.error().ToString()}});
+                RevokeNow(server, *tokens, *dpop_key);
+                return LoginError("failed");
+            }
+            int others = 0;
+            for (const auto& m : *members) {
+                if (m.did == ns.did) {
+                    delete_after = m.session_hash;  // re-adding replaces the old session
+                } else {
+                    ++others;
                 }
+            }
+            // Checked at start too; two add-account flows started together must not both get in.
+            if (others >= self.settings_.max_accounts_per_group) {
+                RevokeNow(server, *tokens, *dpop_key);
+                return LoginError("failed");
             }
         } else if (dev) {
             ns.is_developer_token = true;

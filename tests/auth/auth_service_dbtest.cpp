@@ -475,6 +475,36 @@ TEST_P(AuthServiceTest, GroupHoldsAtMostFiveAccounts) {
     EXPECT_EQ(sixth.error().code, "too_many_accounts");
 }
 
+TEST_P(AuthServiceTest, ConcurrentAddAccountFlowsCannotOverfillTheGroup) {
+    auto alice = Login("alice.test", kAlice);
+    for (int i = 0; i < 3; ++i) {
+        std::string did = "did:plc:member" + std::string(19, static_cast<char>('a' + i));
+        identity_.Add(did, "m" + std::to_string(i) + ".test");
+        auto started = service_->StartAddAccount(alice, "m" + std::to_string(i) + ".test");
+        ASSERT_TRUE(started) << i;
+        ASSERT_EQ(PathOf(Complete(*started, did)), "/portal");
+    }
+    // Four members: two flows may still start, only one may finish.
+    identity_.Add("did:plc:fifthhhhhhhhhhhhhhhhhhhh", "fifth.test");
+    auto first = service_->StartAddAccount(alice, std::string("bob.test"));
+    ASSERT_TRUE(first);
+    std::string first_state = backend_.pars.back().state;
+    auto second = service_->StartAddAccount(alice, std::string("fifth.test"));
+    ASSERT_TRUE(second);
+    EXPECT_EQ(PathOf(Complete(*second, "did:plc:fifthhhhhhhhhhhhhhhhhhhh")), "/portal");
+    backend_.codes["late"] = TokenSet{"AT-late", "RT-late", GrantedBase(), kBob, 3600};
+    CallbackParams p;
+    p.code = "late";
+    p.state = first_state;
+    p.iss = std::string(kIssuer);
+    p.binding = first->binding;
+    EXPECT_EQ(service_->Callback(p), "/login?auth_error=failed");
+    EXPECT_EQ(backend_.RevokedCount(), 1u);
+    auto me = service_->Me(alice);
+    ASSERT_TRUE(me);
+    EXPECT_EQ(me->at("linked_accounts").as_array().size(), 5u);
+}
+
 TEST_P(AuthServiceTest, LogoutAllEndsTheGroupButNotDeveloperTokens) {
     auto alice = Login("alice.test", kAlice);
     auto add = service_->StartAddAccount(alice, std::string("bob.test"));
