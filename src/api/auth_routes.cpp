@@ -418,7 +418,7 @@ Status AddAuthRoutes(http::Router& router, auth::AuthService& service, net::Bloc
                        co_await net::Offload(ctx->pool, [&] { return ctx->service.ListDeveloperTokens(session); });
                    if (!tokens) co_return Error(tokens.error());
                    json::array list;
-                   auto iso = [](std::int64_t us) { return us / 1'000'000; };
+                   auto iso = [](std::int64_t us) { return auth::FormatTimestamp(us); };
                    for (const auto& t : *tokens) {
                        list.push_back(json::object{{"token_id", t.token_id},
                                                    {"name", t.name},
@@ -428,7 +428,7 @@ Status AddAuthRoutes(http::Router& router, auth::AuthService& service, net::Bloc
                    }
                    co_return http::JsonResponse(200, json::object{{"tokens", std::move(list)}});
                }),
-        Doc("your developer tokens", "token_id is the first 8 characters; times are unix seconds.",
+        Doc("your developer tokens", "token_id is the first 8 characters; times are ISO-8601 UTC.",
             {{200, "{tokens: [...]}"}, {401, "authentication_required"}})));
 
     // ---- DELETE /auth/developer-tokens/{token_id} ----

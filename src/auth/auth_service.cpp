@@ -182,6 +182,8 @@ bool IsLoopbackHttpUrl(std::string_view url) {
 
 // ---- free functions ----
 
+std::string FormatTimestamp(std::int64_t micros) { return IsoTime(micros); }
+
 std::string_view FlowName(Flow flow) {
     switch (flow) {
         case Flow::kLogin:

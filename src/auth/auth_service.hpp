@@ -156,6 +156,9 @@ struct DeveloperTokenInfo {
     std::int64_t last_used_at = 0;
 };
 
+// ISO-8601 UTC with second precision ("2026-11-25T17:21:36Z") of µs since the epoch (API timestamps).
+std::string FormatTimestamp(std::int64_t micros);
+
 // Validated return_to (§6.1 step 4, §9 row 46): a relative path starting with exactly one '/', no
 // backslash, no control characters, no scheme. nullopt when it must be ignored.
 std::optional<std::string> SanitizeReturnTo(std::string_view return_to);

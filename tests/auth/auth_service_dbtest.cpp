@@ -301,6 +301,11 @@ TEST_P(AuthServiceTest, ReturnToIsKeptOnlyWhenRelative) {
     }
 }
 
+TEST(FormatTimestamp, IsIso8601UtcSeconds) {
+    EXPECT_EQ(FormatTimestamp(1'700'000'000'000'000), "2023-11-14T22:13:20Z");
+    EXPECT_EQ(FormatTimestamp(0), "1970-01-01T00:00:00Z");
+}
+
 TEST(SanitizeReturnTo, AcceptsRelativePathsOnly) {
     EXPECT_EQ(SanitizeReturnTo("/portal").value_or(""), "/portal");
     EXPECT_EQ(SanitizeReturnTo("/a/b?c=d#e").value_or(""), "/a/b?c=d#e");
