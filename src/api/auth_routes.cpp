@@ -110,6 +110,19 @@ http::Handler Authed(std::shared_ptr<Context> ctx, AuthedFn inner, bool require_
     };
 }
 
+// Routes in the `auth` bucket are exempt from the server-wide `default` bucket (product.md §4.1: a route is
+// limited by one bucket).
+Status AddLimited(http::Router& router, std::string method, std::string pattern, http::Handler handler,
+                  http::RouteDoc doc) {
+    http::RouteSpec spec;
+    spec.method = std::move(method);
+    spec.pattern = std::move(pattern);
+    spec.handler = std::move(handler);
+    spec.doc = std::move(doc);
+    spec.default_rate_limit = false;
+    return router.Add(std::move(spec));
+}
+
 http::Handler Limited(const std::shared_ptr<Context>& ctx, http::Handler inner) {
     if (!ctx->options.limiter) return inner;
     return http::RateLimited(std::move(inner), ctx->options.limiter, std::string(http::kRateBucketAuth),
@@ -175,7 +188,7 @@ Status AddAuthRoutes(http::Router& router, auth::AuthService& service, net::Bloc
                         {502, "pds_error"}});
         doc.params = {{"handle", "query", "handle, did or https pds url", true},
                       {"return_to", "query", "relative path to land on after sign-in", false}};
-        PLYR_TRY_STATUS(router.Add("GET", "/auth/start",
+        PLYR_TRY_STATUS(AddLimited(router, "GET", "/auth/start",
                                    Limited(ctx,
                                            [ctx](Request& request) -> asio::awaitable<Response> {
                                                std::string handle(request.Query("handle").value_or(""));
@@ -233,8 +246,8 @@ Status AddAuthRoutes(http::Router& router, auth::AuthService& service, net::Bloc
     }
 
     // ---- POST /auth/exchange ----
-    PLYR_TRY_STATUS(router.Add(
-        "POST", "/auth/exchange",
+    PLYR_TRY_STATUS(AddLimited(
+        router, "POST", "/auth/exchange",
         Limited(ctx,
                 [ctx](Request& request) -> asio::awaitable<Response> {
                     auto body = JsonObjectBody(request, false);
@@ -331,8 +344,8 @@ Status AddAuthRoutes(http::Router& router, auth::AuthService& service, net::Bloc
                        {{200, "{logged_out: n}"}, {401, "authentication_required"}, {403, "csrf_rejected"}})));
 
     // ---- POST /auth/add-account/start ----
-    PLYR_TRY_STATUS(router.Add(
-        "POST", "/auth/add-account/start",
+    PLYR_TRY_STATUS(AddLimited(
+        router, "POST", "/auth/add-account/start",
         Limited(ctx, Authed(
                          ctx,
                          [ctx](Request& request, auth::AuthenticatedSession& session) -> asio::awaitable<Response> {
@@ -378,8 +391,8 @@ Status AddAuthRoutes(http::Router& router, auth::AuthService& service, net::Bloc
             "application/json")));
 
     // ---- POST /auth/developer-token/start ----
-    PLYR_TRY_STATUS(router.Add(
-        "POST", "/auth/developer-token/start",
+    PLYR_TRY_STATUS(AddLimited(
+        router, "POST", "/auth/developer-token/start",
         Limited(ctx, Authed(
                          ctx,
                          [ctx](Request& request, auth::AuthenticatedSession& session) -> asio::awaitable<Response> {
@@ -449,8 +462,8 @@ Status AddAuthRoutes(http::Router& router, auth::AuthService& service, net::Bloc
              {404, "not_found"}})));
 
     // ---- POST /auth/scope-upgrade/start ----
-    PLYR_TRY_STATUS(router.Add(
-        "POST", "/auth/scope-upgrade/start",
+    PLYR_TRY_STATUS(AddLimited(
+        router, "POST", "/auth/scope-upgrade/start",
         Limited(ctx, Authed(
                          ctx,
                          [ctx](Request& request, auth::AuthenticatedSession& session) -> asio::awaitable<Response> {

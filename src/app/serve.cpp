@@ -189,19 +189,9 @@ int RunServe(const ServeOptions& options) {
         fmt::print(stderr, "plyr: cannot create DATA_DIR {}: {}\n", config->data_dir.string(), ec.message());
         return kExitRuntime;
     }
-    auto db = OpenDatabaseOrReport(*config);
-    if (!db) return kExitRuntime;
-    int exit_code = kExitOk;
-    if (config->auto_migrate && !MigrateOrReport(*db, exit_code)) return exit_code;
-
-    auto blobs = storage::blobs::Open(*config, storage::blobs::Bucket::kAudio);
-    if (!blobs) {
-        fmt::print(stderr, "plyr: storage error: {}\n", blobs.error().message);
-        return ExitCodeFor(blobs.error());
-    }
-
-    // Sign-in secrets: without an encryption key plyr refuses to start (exit 3), except in development mode
-    // where the key is generated once into DATA_DIR/secrets and reused, so a restart keeps every session.
+    // Sign-in secrets (checked before the database is created or migrated): without an encryption key plyr refuses to
+    // start (exit 3), except in development mode where the key is generated once into DATA_DIR/secrets and reused, so a
+    // restart keeps every session.
     auto secret_box = core::LoadSecretBox(*config);
     if (!secret_box) {
         fmt::print(stderr, "plyr: configuration error: {}\n", secret_box.error().message);
@@ -216,6 +206,17 @@ int RunServe(const ServeOptions& options) {
     if (!policy) {
         fmt::print(stderr, "plyr: configuration error: invalid ALLOW_PRIVATE_NETWORK: {}\n", policy.error().message);
         return kExitConfig;
+    }
+
+    auto db = OpenDatabaseOrReport(*config);
+    if (!db) return kExitRuntime;
+    int exit_code = kExitOk;
+    if (config->auto_migrate && !MigrateOrReport(*db, exit_code)) return exit_code;
+
+    auto blobs = storage::blobs::Open(*config, storage::blobs::Bucket::kAudio);
+    if (!blobs) {
+        fmt::print(stderr, "plyr: storage error: {}\n", blobs.error().message);
+        return ExitCodeFor(blobs.error());
     }
 
     core::metrics::Registry metrics;
@@ -278,6 +279,7 @@ int RunServe(const ServeOptions& options) {
 
     http::ServerOptions server_options = http::ServerOptionsFromConfig(*config);
     server_options.metrics = &metrics;
+    server_options.rate_limiter = *limiter;  // the `default` bucket of product.md §4.1 for every other API route
     server_options.security.content_security_policy = ContentSecurityPolicy(http::InlineScriptHashes(index_html));
     http::Server server(io, std::move(router), server_options);
     auto port = server.Start();
