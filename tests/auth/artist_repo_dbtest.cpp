@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include "storage/db/migrator.hpp"
 #include "storage/repos/auth_repos.hpp"
 #include "test_db.hpp"
 
@@ -12,22 +11,11 @@ namespace {
 
 using db::testing::BackendName;
 using db::testing::BackendValues;
-using db::testing::DbBackendTest;
+using db::testing::MigratedDbTest;
 
 constexpr std::int64_t kNow = 1'700'000'000'000'000;
 
-class ArtistRepoTest : public DbBackendTest {
-  protected:
-    void SetUp() override {
-        DbBackendTest::SetUp();
-        if (IsSkipped()) return;
-        db_ = temp().Open();
-        ASSERT_NE(db_, nullptr);
-        auto applied = db::migrator::Apply(*db_, false);
-        ASSERT_TRUE(applied) << applied.error().ToString();
-    }
-    std::unique_ptr<db::Db> db_;
-};
+class ArtistRepoTest : public MigratedDbTest {};
 
 TEST_P(ArtistRepoTest, FirstSignInCreatesTheRowLaterOnesUpdateIt) {
     ArtistRepository artists(*db_);

@@ -12,7 +12,6 @@
 #include "core/clock.hpp"
 #include "core/config.hpp"
 #include "jobs/queue.hpp"
-#include "storage/db/migrator.hpp"
 #include "storage/repos/auth_repos.hpp"
 #include "test_db.hpp"
 
@@ -22,22 +21,13 @@ namespace {
 using namespace std::chrono_literals;
 using storage::db::testing::BackendName;
 using storage::db::testing::BackendValues;
-using storage::db::testing::DbBackendTest;
+using storage::db::testing::MigratedDbTest;
 namespace repos = storage::repos;
 
 constexpr std::int64_t kMinute = 60'000'000;
 
-class AuthCleanupTest : public DbBackendTest {
+class AuthCleanupTest : public MigratedDbTest {
   protected:
-    void SetUp() override {
-        DbBackendTest::SetUp();
-        if (IsSkipped()) return;
-        db_ = temp().Open();
-        ASSERT_NE(db_, nullptr);
-        auto applied = storage::db::migrator::Apply(*db_, false);
-        ASSERT_TRUE(applied) << applied.error().ToString();
-    }
-
     // One expired and one live row in every auth table, "now" being clock_.NowMicros().
     void Seed() {
         const std::int64_t now = clock_.NowMicros();
@@ -101,7 +91,6 @@ class AuthCleanupTest : public DbBackendTest {
 
     core::ManualClock clock_;
     core::SecretBox box_ = *core::SecretBox::FromKeys(std::string(32, 'k'));
-    std::unique_ptr<storage::db::Db> db_;
 };
 
 TEST_P(AuthCleanupTest, StepsDeleteExpiredRowsOfEveryAuthTableAndKeepLiveOnes) {

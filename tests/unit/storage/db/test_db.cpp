@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "core/encoding.hpp"
+#include "storage/db/migrator.hpp"
 
 namespace plyr::storage::db::testing {
 
@@ -84,6 +85,15 @@ std::unique_ptr<Db> TempDatabase::Open(const Options& options) const {
 void DbBackendTest::SetUp() {
     temp_ = std::make_unique<TempDatabase>(GetParam());
     if (!temp_->available()) GTEST_SKIP() << temp_->skip_reason();
+}
+
+void MigratedDbTest::SetUp() {
+    DbBackendTest::SetUp();
+    if (IsSkipped()) return;
+    db_ = temp().Open();
+    ASSERT_NE(db_, nullptr);
+    auto applied = migrator::Apply(*db_, false);
+    ASSERT_TRUE(applied) << applied.error().ToString();
 }
 
 ::testing::internal::ParamGenerator<Backend> BackendValues() {

@@ -63,6 +63,17 @@ class DbBackendTest : public ::testing::TestWithParam<Backend> {
     std::unique_ptr<TempDatabase> temp_;
 };
 
+// A DbBackendTest whose database is open (db_) and migrated to this binary's schema.
+class MigratedDbTest : public DbBackendTest {
+  protected:
+    void SetUp() override;
+    void TearDown() override {
+        db_.reset();
+        DbBackendTest::TearDown();
+    }
+    std::unique_ptr<Db> db_;
+};
+
 ::testing::internal::ParamGenerator<Backend> BackendValues();
 std::string BackendName(const ::testing::TestParamInfo<Backend>& info);
 

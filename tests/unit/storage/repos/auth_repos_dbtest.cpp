@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "core/encoding.hpp"
-#include "storage/db/migrator.hpp"
 #include "test_db.hpp"
 
 namespace plyr::storage::repos {
@@ -21,7 +20,7 @@ namespace {
 using db::Backend;
 using db::testing::BackendName;
 using db::testing::BackendValues;
-using db::testing::DbBackendTest;
+using db::testing::MigratedDbTest;
 
 constexpr std::int64_t kNow = 1'700'000'000'000'000;
 constexpr std::int64_t kMinute = 60'000'000;
@@ -36,17 +35,8 @@ core::SecretBox MakeBox(char current, std::optional<char> previous = {}) {
     return *box;
 }
 
-class AuthReposTest : public DbBackendTest {
+class AuthReposTest : public MigratedDbTest {
   protected:
-    void SetUp() override {
-        DbBackendTest::SetUp();
-        if (IsSkipped()) return;
-        db_ = temp().Open();
-        ASSERT_NE(db_, nullptr);
-        auto applied = db::migrator::Apply(*db_, false);
-        ASSERT_TRUE(applied) << applied.error().ToString();
-    }
-
     NewSession MakeSession(std::string id, std::string did, std::optional<std::string> group = {}) {
         NewSession s;
         s.session_id = std::move(id);
@@ -83,7 +73,6 @@ class AuthReposTest : public DbBackendTest {
         return v ? *v : -1;
     }
 
-    std::unique_ptr<db::Db> db_;
     core::SecretBox box_ = MakeBox('k');
 };
 
