@@ -12,3 +12,12 @@ find_package(PostgreSQL REQUIRED)
 if(PLYR_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)
 endif()
+
+# Media (docs/dependencies.md §11-12): FFmpeg 5.1 libraries, TagLib, Chromaprint, libebur128, libvips, all through
+# pkg-config. The media sandbox child (src/media) links them; the server process never decodes.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(PLYR_FFMPEG REQUIRED IMPORTED_TARGET libavformat>=59 libavcodec>=59 libavutil>=57 libswresample>=4)
+pkg_check_modules(PLYR_TAGLIB REQUIRED IMPORTED_TARGET taglib>=1.13)
+pkg_check_modules(PLYR_CHROMAPRINT REQUIRED IMPORTED_TARGET libchromaprint>=1.5)
+pkg_check_modules(PLYR_EBUR128 REQUIRED IMPORTED_TARGET libebur128>=1.2)
+pkg_check_modules(PLYR_VIPS REQUIRED IMPORTED_TARGET vips>=8.14)
