@@ -74,6 +74,18 @@ bool WantsJson(const Request& request) {
     return request.Header("Accept").value_or("").find("application/json") != std::string_view::npos;
 }
 
+// A sign-in started by another site's navigation (link, form, window.open) is refused: the binding cookie
+// would be set in this browser for a flow the attacker chose (login CSRF through an authorization server
+// that approves without asking). A credentialed origin's pages may still start it (Referer names them).
+bool CrossSiteStart(const Context& ctx, const Request& request) {
+    auto site = request.Header("Sec-Fetch-Site");
+    if (!site || !http::EqualsIgnoreCase(*site, "cross-site")) return false;
+    auto referer = request.Header("Referer");
+    if (!referer) return true;
+    auto origin = http::NormalizedOrigin(*referer);
+    return !origin || !ctx.csrf.IsCredentialedOrigin(*origin);
+}
+
 Response Redirect(std::string location) {
     Response r(303);
     r.headers.Set("Location", location);
@@ -102,6 +114,12 @@ http::Handler Authed(std::shared_ptr<Context> ctx, AuthedFn inner, bool require_
         }
         if (need == Need::kCookie && !session->via_cookie) {
             co_return http::ErrorResponse(403, "cookie_required", "this action needs the browser session");
+        }
+        // A developer token copied into the cookie is still a developer token: the browser-only actions would
+        // let it link accounts or trade itself for a full session (scope upgrade) without its expiry.
+        if (need == Need::kCookie && session->session.is_developer_token) {
+            co_return http::ErrorResponse(403, "developer_token_not_allowed",
+                                          "developer tokens cannot do this: use the browser session");
         }
         if (session->via_cookie) {
             if (auto rejected = ctx->csrf.Reject(request)) co_return std::move(*rejected);
@@ -188,26 +206,32 @@ Status AddAuthRoutes(http::Router& router, auth::AuthService& service, net::Bloc
                         {502, "pds_error"}});
         doc.params = {{"handle", "query", "handle, did or https pds url", true},
                       {"return_to", "query", "relative path to land on after sign-in", false}};
-        PLYR_TRY_STATUS(AddLimited(router, "GET", "/auth/start",
-                                   Limited(ctx,
-                                           [ctx](Request& request) -> asio::awaitable<Response> {
-                                               std::string handle(request.Query("handle").value_or(""));
-                                               std::optional<std::string> return_to;
-                                               if (auto r = request.Query("return_to")) return_to = std::string(*r);
-                                               auto started = co_await net::Offload(ctx->pool, [&] {
-                                                   return ctx->service.StartLogin(
-                                                       handle, return_to ? std::optional<std::string_view>(*return_to)
-                                                                         : std::nullopt);
-                                               });
-                                               if (!started) {
-                                                   if (WantsJson(request)) co_return Error(started.error());
-                                                   co_return Redirect("/login?auth_error=" + started.error().code);
-                                               }
-                                               Response r = Redirect(started->auth_url);
-                                               ctx->SetBindingCookie(r, started->binding);
-                                               co_return r;
-                                           }),
-                                   doc));
+        PLYR_TRY_STATUS(AddLimited(
+            router, "GET", "/auth/start",
+            Limited(ctx,
+                    [ctx](Request& request) -> asio::awaitable<Response> {
+                        if (CrossSiteStart(*ctx, request)) {
+                            if (WantsJson(request)) {
+                                co_return http::ErrorResponse(403, "csrf_rejected", "cross-site request refused");
+                            }
+                            co_return Redirect("/login?auth_error=csrf_rejected");
+                        }
+                        std::string handle(request.Query("handle").value_or(""));
+                        std::optional<std::string> return_to;
+                        if (auto r = request.Query("return_to")) return_to = std::string(*r);
+                        auto started = co_await net::Offload(ctx->pool, [&] {
+                            return ctx->service.StartLogin(
+                                handle, return_to ? std::optional<std::string_view>(*return_to) : std::nullopt);
+                        });
+                        if (!started) {
+                            if (WantsJson(request)) co_return Error(started.error());
+                            co_return Redirect("/login?auth_error=" + started.error().code);
+                        }
+                        Response r = Redirect(started->auth_url);
+                        ctx->SetBindingCookie(r, started->binding);
+                        co_return r;
+                    }),
+            doc));
     }
 
     // ---- GET /auth/callback ----

@@ -311,6 +311,68 @@ TEST_F(AuthRoutesTest, AccountStartsNeedTheBrowserCookie) {
     EXPECT_EQ(Json(scope).at("error").as_string(), "invalid_scope_request");
 }
 
+TEST_F(AuthRoutesTest, StartFromAnotherSitesNavigationIsRefusedBeforeAnyFlowBegins) {
+    Build({});
+    auto browser = Call("GET", "/auth/start?handle=alice.test", {{"Sec-Fetch-Site", "cross-site"}});
+    EXPECT_EQ(browser.status, 303);
+    EXPECT_EQ(browser.headers.Get("Location").value_or(""), "/login?auth_error=csrf_rejected");
+    EXPECT_TRUE(SetCookies(browser).empty()) << "no binding cookie for a flow another site chose";
+    auto api = Call("GET", "/auth/start?handle=alice.test",
+                    {{"Sec-Fetch-Site", "cross-site"}, {"Accept", "application/json"}});
+    EXPECT_EQ(api.status, 403);
+    EXPECT_EQ(Json(api).at("error").as_string(), "csrf_rejected");
+    auto foreign = Call("GET", "/auth/start?handle=alice.test",
+                        {{"Sec-Fetch-Site", "cross-site"}, {"Referer", "https://evil.example/page"}});
+    EXPECT_EQ(foreign.headers.Get("Location").value_or(""), "/login?auth_error=csrf_rejected");
+    EXPECT_TRUE(backend_.pars.empty()) << "no authorization request was pushed";
+
+    // The app's own page, a typed URL, and a credentialed origin's page still start it.
+    auto same = Call("GET", "/auth/start?handle=alice.test", {{"Sec-Fetch-Site", "same-origin"}});
+    EXPECT_TRUE(same.headers.Get("Location").value_or("").starts_with("https://as.example/"));
+    auto typed = Call("GET", "/auth/start?handle=alice.test", {{"Sec-Fetch-Site", "none"}});
+    EXPECT_TRUE(typed.headers.Get("Location").value_or("").starts_with("https://as.example/"));
+    auto credentialed = Call("GET", "/auth/start?handle=alice.test",
+                             {{"Sec-Fetch-Site", "cross-site"}, {"Referer", "http://127.0.0.1:8001/login"}});
+    EXPECT_TRUE(credentialed.headers.Get("Location").value_or("").starts_with("https://as.example/"));
+    EXPECT_EQ(backend_.pars.size(), 3u);
+}
+
+TEST_F(AuthRoutesTest, DeveloperTokenInTheCookieCannotDoBrowserOnlyActions) {
+    Build({});
+    std::string cookie = BrowserSignIn("alice.test", kAlice);
+    const std::vector<std::pair<std::string, std::string>> same_origin = {
+        {"Cookie", "session_id=" + cookie}, {"Origin", "http://127.0.0.1:8001"}, {"Content-Type", "application/json"}};
+    auto start = Call("POST", "/auth/developer-token/start", same_origin, R"({"name":"ci","expires_in_days":1})");
+    ASSERT_EQ(start.status, 200) << start.body;
+    std::string binding = CookieValue(SetCookies(start).at(0));
+    backend_.codes["dev"] = auth::TokenSet{"AT2", "RT2", GrantedBase(), kAlice, 3600};
+    auto callback =
+        Call("GET", "/auth/callback?code=dev&state=" + backend_.pars.back().state + "&iss=https%3A%2F%2Fas.example",
+             {{"Cookie", std::string(auth::kBindingCookie) + "=" + binding}});
+    std::string location(callback.headers.Get("Location").value_or(""));
+    ASSERT_NE(location.find("dev_token=true"), std::string::npos) << location;
+    auto exchange =
+        Call("POST", "/auth/exchange", {{"Content-Type", "application/json"}},
+             boost::json::serialize(boost::json::object{{"exchange_token", QueryOf(location)["exchange_token"]}}));
+    ASSERT_EQ(exchange.status, 200) << exchange.body;
+    std::string token(Json(exchange).at("session_id").as_string());
+
+    const std::vector<std::pair<std::string, std::string>> as_cookie = {
+        {"Cookie", "session_id=" + token}, {"Origin", "http://127.0.0.1:8001"}, {"Content-Type", "application/json"}};
+    std::size_t pars_before = backend_.pars.size();
+    auto upgrade = Call("POST", "/auth/scope-upgrade/start", as_cookie, R"({"include":["bsky_post"]})");
+    EXPECT_EQ(upgrade.status, 403) << upgrade.body;
+    EXPECT_EQ(Json(upgrade).at("error").as_string(), "developer_token_not_allowed");
+    auto add = Call("POST", "/auth/add-account/start", as_cookie, R"({"handle":"bob.test"})");
+    EXPECT_EQ(add.status, 403) << add.body;
+    EXPECT_EQ(Json(add).at("error").as_string(), "developer_token_not_allowed");
+    auto sw = Call("POST", "/auth/switch-account", as_cookie, R"({"did":")" + std::string(kBob) + R"("})");
+    EXPECT_EQ(sw.status, 403) << sw.body;
+    EXPECT_EQ(backend_.pars.size(), pars_before) << "no flow was started";
+    // The token still works where a token may be used.
+    EXPECT_EQ(Call("GET", "/auth/me", {{"Authorization", "Bearer " + token}}).status, 200);
+}
+
 TEST_F(AuthRoutesTest, DeveloperTokenRevokeOfUnknownIdIs404) {
     Build({});
     std::string cookie = BrowserSignIn("alice.test", kAlice);
