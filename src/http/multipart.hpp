@@ -126,7 +126,7 @@ class MultipartParser {
     std::uint64_t bytes_fed() const { return total_; }
     std::size_t parts() const { return parts_; }
     // Bytes currently held by the parser (carry, header block, field value): bounded by the limits.
-    std::size_t buffered_bytes() const { return carry_.size() + line_.size() + header_bytes_ + value_.size(); }
+    std::size_t buffered_bytes() const { return carry_.size() + header_bytes_ + value_.size(); }
 
   private:
     enum class State {
