@@ -215,8 +215,14 @@ tl::unexpected<MultipartError> MultipartParser::Malformed(std::string message, s
 
 MultipartStatus MultipartParser::Feed(std::string_view data) {
     if (error_) return tl::unexpected<MultipartError>(*error_);
+    // The bytes up to the cap are parsed first, so the outcome does not depend on how the body is chunked.
+    std::uint64_t room = limits_.max_body_bytes - total_;
+    if (data.size() > room) {
+        total_ = limits_.max_body_bytes;
+        PLYR_TRY_MULTIPART(Run(data.substr(0, static_cast<std::size_t>(room))));
+        return Failed(Error(413, "file_too_large", "the upload is too large"));
+    }
     total_ += data.size();
-    if (total_ > limits_.max_body_bytes) return Failed(Error(413, "file_too_large", "the upload is too large"));
     return Run(data);
 }
 
@@ -324,12 +330,17 @@ MultipartStatus MultipartParser::Emit(std::string_view bytes) {
             value_.append(bytes);
             return {};
         case PartKind::kFile: {
-            file_bytes_ += bytes.size();
-            if (file_bytes_ > limits_.max_file_bytes) {
+            // Bytes up to the cap are delivered before failing, whatever the chunking.
+            std::uint64_t room = limits_.max_file_bytes - file_bytes_;
+            std::string_view deliver = bytes.size() > room ? bytes.substr(0, static_cast<std::size_t>(room)) : bytes;
+            file_bytes_ += deliver.size();
+            if (!deliver.empty()) {
+                auto r = events_.OnFileData(deliver);
+                if (!r) return Failed(std::move(r.error()));
+            }
+            if (deliver.size() < bytes.size()) {
                 return Failed(Error(413, "file_too_large", "the file is too large", part_.name));
             }
-            auto r = events_.OnFileData(bytes);
-            if (!r) return Failed(std::move(r.error()));
             return {};
         }
         case PartKind::kSkip:
