@@ -12,9 +12,11 @@ want_test=0
 packages=(build-essential cmake ninja-build pkg-config ccache git
   libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
   libssl-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev
-  libexpected-dev libfmt-dev libspdlog-dev libcli11-dev libicu-dev)
+  libexpected-dev libfmt-dev libspdlog-dev libcli11-dev libicu-dev
+  libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev libavutil-dev ffmpeg
+  libtag1-dev libchromaprint-dev libebur128-dev libvips-dev)
 if [ "$want_test" = 1 ]; then
-  packages+=(clang clang-format libclang-rt-14-dev libgtest-dev libgmock-dev postgresql-15 sqlite3 python3 curl procps)
+  packages+=(clang clang-format libclang-rt-14-dev libgtest-dev libgmock-dev postgresql-15 sqlite3 python3 curl procps sox)
 fi
 
 as_root() {

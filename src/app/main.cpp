@@ -7,6 +7,7 @@
 #include "app/atproto_commands.hpp"
 #include "app/commands.hpp"
 #include "app/exit_codes.hpp"
+#include "app/media_command.hpp"
 
 int main(int argc, char** argv) {
     using namespace plyr::app;
@@ -87,6 +88,9 @@ int main(int argc, char** argv) {
     verify_jwt_cmd->add_option("token", jwt_token, "compact JWT")->required();
     verify_jwt_cmd->add_option("did-key", jwt_did_key, "did:key of the signer")->required();
 
+    MediaCommand media;
+    AddMediaCommand(cli, media);
+
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -94,6 +98,7 @@ int main(int argc, char** argv) {
         return code == 0 ? kExitOk : kExitUsage;
     }
 
+    if (MediaCommandSelected(media)) return RunMediaCommand(media);
     if (*serve_cmd) {
         if (!host.empty()) serve.overrides["HOST"] = host;
         if (port >= 0) serve.overrides["PORT"] = std::to_string(port);

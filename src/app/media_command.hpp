@@ -1,0 +1,40 @@
+#pragma once
+// `plyr media …`: the sandboxed media child (product.md §6.17), hidden from --help. Started only by
+// media::Sandbox with a fixed argument vector; prints one JSON line on stdout and exits with the child
+// protocol of media/sandbox.hpp (0 result, 1 refused with {"error","message"}, 5 allocation failure).
+//
+//   plyr media probe [--max-duration-seconds N] [--max-channels N] [--min-sample-rate N]
+//                    [--max-sample-rate N] -- <file>
+//   plyr media sleep <ms> | crash | alloc <MiB>   test-only (PLYR_ENABLE_TEST_JOBS=1), for the sandbox tests
+
+#include <cstdint>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace plyr::app {
+
+struct MediaCommand {
+    CLI::App* media = nullptr;
+    CLI::App* probe = nullptr;
+    CLI::App* sleep = nullptr;
+    CLI::App* crash = nullptr;
+    CLI::App* alloc = nullptr;
+    std::string file;
+    std::int64_t max_duration_seconds = 21600;
+    int max_channels = 8;
+    int min_sample_rate = 8000;
+    int max_sample_rate = 384000;
+    std::int64_t sleep_ms = 0;
+    std::int64_t alloc_mib = 0;
+};
+
+// Registers the hidden `media` subcommand on `cli`; `command` must outlive parsing.
+void AddMediaCommand(CLI::App& cli, MediaCommand& command);
+// True when `media` was the parsed subcommand.
+bool MediaCommandSelected(const MediaCommand& command);
+int RunMediaCommand(const MediaCommand& command);
+
+}  // namespace plyr::app
