@@ -194,4 +194,9 @@ boost::asio::awaitable<MultipartStatus> ReadMultipart(BodyReader& body, std::opt
                                                       MultipartLimits limits, MultipartSink& sink,
                                                       MultipartReadOptions options = {});
 
+// The same for a stream_body route's request: its Content-Type and body_reader (no reader = the server had
+// no body to stream, e.g. Content-Length: 0, read as an empty body → malformed_multipart).
+boost::asio::awaitable<MultipartStatus> ReadMultipart(Request& request, MultipartLimits limits, MultipartSink& sink,
+                                                      MultipartReadOptions options = {});
+
 }  // namespace plyr::http

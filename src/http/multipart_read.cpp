@@ -127,4 +127,21 @@ boost::asio::awaitable<MultipartStatus> ReadMultipart(BodyReader& body, std::opt
     co_return parser.Finish();
 }
 
+namespace {
+
+class EmptyBody final : public BodyReader {
+  public:
+    boost::asio::awaitable<Result<std::size_t>> Read(std::span<char>) override { co_return std::size_t{0}; }
+    std::optional<std::uint64_t> content_length() const override { return 0; }
+};
+
+}  // namespace
+
+boost::asio::awaitable<MultipartStatus> ReadMultipart(Request& request, MultipartLimits limits, MultipartSink& sink,
+                                                      MultipartReadOptions options) {
+    EmptyBody empty;
+    BodyReader& body = request.body_reader != nullptr ? *request.body_reader : empty;
+    co_return co_await ReadMultipart(body, request.Header("Content-Type"), limits, sink, options);
+}
+
 }  // namespace plyr::http
