@@ -24,6 +24,8 @@ using http::Request;
 using http::Response;
 
 constexpr std::int64_t kBindingMaxAgeSeconds = 600;
+// After the callback the binding cookie only has to outlive the exchange token (60 s).
+constexpr std::int64_t kExchangeBindingMaxAgeSeconds = 120;
 
 struct Context {
     auth::AuthService& service;
@@ -49,8 +51,9 @@ struct Context {
     void ClearSessionCookie(Response& response) const {
         response.headers.Add("Set-Cookie", http::BuildClearCookie(auth::kSessionCookie, CookieOpts(0)));
     }
-    void SetBindingCookie(Response& response, const std::string& binding) const {
-        auto cookie = http::BuildSetCookie(auth::kBindingCookie, binding, CookieOpts(kBindingMaxAgeSeconds));
+    void SetBindingCookie(Response& response, const std::string& binding,
+                          std::int64_t max_age = kBindingMaxAgeSeconds) const {
+        auto cookie = http::BuildSetCookie(auth::kBindingCookie, binding, CookieOpts(max_age));
         if (cookie) response.headers.Add("Set-Cookie", *cookie);
     }
 };
@@ -263,7 +266,12 @@ Status AddAuthRoutes(http::Router& router, auth::AuthService& service, net::Bloc
                 params.binding = http::FindCookie(request, auth::kBindingCookie);
                 auto location = co_await net::Offload(ctx->pool, [&] { return ctx->service.Callback(params); });
                 Response r = Redirect(location);
-                r.headers.Add("Set-Cookie", http::BuildClearCookie(auth::kBindingCookie, ctx->CookieOpts(0)));
+                if (location.find("exchange_token=") != std::string::npos && params.binding) {
+                    // Kept for the exchange, which must come from this browser (login CSRF by a forwarded link).
+                    ctx->SetBindingCookie(r, *params.binding, kExchangeBindingMaxAgeSeconds);
+                } else {
+                    r.headers.Add("Set-Cookie", http::BuildClearCookie(auth::kBindingCookie, ctx->CookieOpts(0)));
+                }
                 co_return r;
             },
             doc));
@@ -281,7 +289,15 @@ Status AddAuthRoutes(http::Router& router, auth::AuthService& service, net::Bloc
                         co_return http::ErrorResponse(400, "invalid_exchange_token",
                                                       "the exchange token is invalid or used");
                     }
-                    auto exchanged = co_await net::Offload(ctx->pool, [&] { return ctx->service.Exchange(*token); });
+                    // A browser exchange (the cookie is set) must come from the browser that signed in.
+                    std::optional<std::string> binding;
+                    if (request.Header("Origin").has_value()) {
+                        binding = http::FindCookie(request, auth::kBindingCookie).value_or("");
+                    }
+                    auto exchanged = co_await net::Offload(ctx->pool, [&] {
+                        return ctx->service.Exchange(
+                            *token, binding ? std::optional<std::string_view>(*binding) : std::nullopt);
+                    });
                     if (!exchanged) co_return Error(exchanged.error());
                     json::object out{{"did", exchanged->did}, {"handle", exchanged->handle}};
                     bool browser = request.Header("Origin").has_value() && !exchanged->is_developer_token;

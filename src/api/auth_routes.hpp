@@ -10,7 +10,10 @@
 // - Every service call runs on the blocking pool (net::Offload); handlers never block an I/O thread.
 // - Cookies: `session_id` HttpOnly, SameSite=Lax, Path=/, Secure unless PUBLIC_URL is http, Max-Age = seconds
 //   to the session's expiry; a 401 session_expired clears it (Max-Age=0). The browser-binding cookie of the
-//   sign-in (auth::kBindingCookie, 10 min) is set by every …/start and cleared by the callback.
+//   sign-in (auth::kBindingCookie, 10 min) is set by every …/start; a successful callback keeps it for 120 s
+//   (a browser exchange must present it: login CSRF by a forwarded ?exchange_token= link), a failed one clears it.
+//   A cross-site navigation to /auth/start (Sec-Fetch-Site: cross-site, no credentialed Referer) is refused
+//   (303 /login?auth_error=csrf_rejected, JSON 403). Developer tokens cannot do the cookie-only actions (403).
 // - CSRF: cookie-authenticated POST/DELETE pass http::CsrfPolicy (403 csrf_rejected); Bearer is exempt.
 // - Rate limits: the `auth` bucket (per IP) on /auth/start, /auth/exchange and every …/start POST, when a
 //   limiter is given.

@@ -662,8 +662,8 @@ struct AuthService::Impl {
             (void)sessions.Delete(*delete_after);
         }
         std::string exchange = core::Base64UrlEncode(core::RandomBytes(32));
-        if (auto st =
-                exchanges.Insert(exchange, ns.session_id, ns.is_developer_token, now, now + kExchangeLifetimeMicros);
+        if (auto st = exchanges.Insert(exchange, ns.session_id, ns.is_developer_token, now,
+                                       now + kExchangeLifetimeMicros, secrets->binding_hash);
             !st) {
             log::Error("auth.exchange_insert_failed", {{"error", st.error().ToString()}});
             return LoginError("failed");
@@ -1101,7 +1101,8 @@ AuthResult<StartResult> AuthService::StartScopeUpgrade(const AuthenticatedSessio
 
 std::string AuthService::Callback(const CallbackParams& params) { return impl_->Callback(params); }
 
-AuthResult<ExchangeResult> AuthService::Exchange(std::string_view exchange_token) {
+AuthResult<ExchangeResult> AuthService::Exchange(std::string_view exchange_token,
+                                                 std::optional<std::string_view> browser_binding) {
     if (exchange_token.empty() || exchange_token.size() > 256) {
         return AuthFail(400, "invalid_exchange_token", "the exchange token is invalid or used");
     }
@@ -1109,6 +1110,16 @@ AuthResult<ExchangeResult> AuthService::Exchange(std::string_view exchange_token
     auto redeemed = impl_->exchanges.Redeem(exchange_token, now);
     if (!redeemed) return tl::unexpected(Internal(redeemed.error()));
     if (!*redeemed) return AuthFail(400, "invalid_exchange_token", "the exchange token is invalid or used");
+    if (browser_binding && !(*redeemed)->is_dev_token && !(*redeemed)->binding_hash.empty() &&
+        repos::HashToken(*browser_binding) != (*redeemed)->binding_hash) {
+        log::Warn("auth.exchange_unbound");
+        // Nobody can hold this session any more: end it rather than leave an orphan grant.
+        if (auto orphan = impl_->sessions.Get((*redeemed)->session_hash, now); orphan && *orphan) {
+            impl_->RevokeSession(**orphan);
+        }
+        (void)impl_->sessions.Delete((*redeemed)->session_hash);
+        return AuthFail(400, "invalid_exchange_token", "the exchange token is invalid or used");
+    }
     auto session = impl_->sessions.Get((*redeemed)->session_hash, now);
     if (!session) return tl::unexpected(Internal(session.error()));
     if (!*session) return AuthFail(400, "invalid_exchange_token", "the exchange token is invalid or used");

@@ -223,7 +223,13 @@ class AuthService {
     std::string Callback(const CallbackParams& params);
 
     // POST /auth/exchange: single use, 60 s. 400 invalid_exchange_token.
-    AuthResult<ExchangeResult> Exchange(std::string_view exchange_token);
+    // `browser_binding`: for a browser exchange (the cookie is to be set), the value of its kBindingCookie ("" when
+    // absent). A sign-in token is then redeemed only by the browser that started the flow: a link carrying
+    // someone else's token cannot sign this browser in to their account (login CSRF). The token is spent
+    // either way. nullopt (API clients, which get the id in the body) skips the check; developer tokens are
+    // never checked.
+    AuthResult<ExchangeResult> Exchange(std::string_view exchange_token,
+                                        std::optional<std::string_view> browser_binding = std::nullopt);
 
     AuthResult<AuthenticatedSession> Authenticate(std::optional<std::string_view> cookie,
                                                   std::optional<std::string_view> bearer,

@@ -115,7 +115,10 @@ class AuthRoutesTest : public ::testing::Test {
         EXPECT_EQ(callback.status, 303);
         std::string location(callback.headers.Get("Location").value_or(""));
         auto exchange =
-            Call("POST", "/auth/exchange", {{"Content-Type", "application/json"}, {"Origin", "http://127.0.0.1:8001"}},
+            Call("POST", "/auth/exchange",
+                 {{"Content-Type", "application/json"},
+                  {"Origin", "http://127.0.0.1:8001"},
+                  {"Cookie", std::string(auth::kBindingCookie) + "=" + binding}},
                  boost::json::serialize(boost::json::object{{"exchange_token", QueryOf(location)["exchange_token"]}}));
         EXPECT_EQ(exchange.status, 200) << exchange.body;
         auto set = SetCookies(exchange);
@@ -176,14 +179,18 @@ TEST_F(AuthRoutesTest, BrowserSignInSetsTheSessionCookieAndMeAnswers) {
     ASSERT_EQ(callback.status, 303);
     std::string location(callback.headers.Get("Location").value_or(""));
     EXPECT_EQ(PathOf(location), "/profile/setup");
-    auto cleared = SetCookies(callback);
-    ASSERT_EQ(cleared.size(), 1u);
-    EXPECT_NE(cleared[0].find("Max-Age=0"), std::string::npos);
+    // The binding cookie is kept just long enough for the exchange, which must come from this browser.
+    auto kept = SetCookies(callback);
+    ASSERT_EQ(kept.size(), 1u);
+    EXPECT_EQ(kept[0],
+              std::string(auth::kBindingCookie) + "=" + binding + "; Path=/; Max-Age=120; HttpOnly; SameSite=Lax");
 
     std::string token = QueryOf(location)["exchange_token"];
-    auto exchange =
-        Call("POST", "/auth/exchange", {{"Content-Type", "application/json"}, {"Origin", "http://127.0.0.1:8001"}},
-             boost::json::serialize(boost::json::object{{"exchange_token", token}}));
+    auto exchange = Call("POST", "/auth/exchange",
+                         {{"Content-Type", "application/json"},
+                          {"Origin", "http://127.0.0.1:8001"},
+                          {"Cookie", std::string(auth::kBindingCookie) + "=" + binding}},
+                         boost::json::serialize(boost::json::object{{"exchange_token", token}}));
     ASSERT_EQ(exchange.status, 200) << exchange.body;
     auto body = Json(exchange);
     EXPECT_EQ(body.at("did").as_string(), kAlice);
@@ -371,6 +378,43 @@ TEST_F(AuthRoutesTest, DeveloperTokenInTheCookieCannotDoBrowserOnlyActions) {
     EXPECT_EQ(backend_.pars.size(), pars_before) << "no flow was started";
     // The token still works where a token may be used.
     EXPECT_EQ(Call("GET", "/auth/me", {{"Authorization", "Bearer " + token}}).status, 200);
+}
+
+TEST_F(AuthRoutesTest, ABrowserCannotRedeemAnExchangeTokenItsSignInDidNotProduce) {
+    Build({});
+    // The attacker signs in to their own account and stops at the callback's redirect.
+    auto attacker_token = [&](const std::string& code, std::string& binding) {
+        auto start = Call("GET", "/auth/start?handle=bob.test");
+        binding = CookieValue(SetCookies(start).at(0));
+        backend_.codes[code] = auth::TokenSet{"AT", "RT", GrantedBase(), kBob, 3600};
+        auto callback = Call(
+            "GET",
+            "/auth/callback?code=" + code + "&state=" + backend_.pars.back().state + "&iss=https%3A%2F%2Fas.example",
+            {{"Cookie", std::string(auth::kBindingCookie) + "=" + binding}});
+        return QueryOf(std::string(callback.headers.Get("Location").value_or("")))["exchange_token"];
+    };
+    // The victim's browser follows the forwarded link: the web app posts the token from the right origin,
+    // without the attacker's binding cookie, or with its own from another sign-in.
+    for (std::string cookie : {std::string(), std::string(auth::kBindingCookie) + "=victims-own-binding"}) {
+        std::string attacker_binding;
+        std::string token = attacker_token("evil" + std::to_string(cookie.size()), attacker_binding);
+        ASSERT_FALSE(token.empty());
+        std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", "application/json"},
+                                                                    {"Origin", "http://127.0.0.1:8001"}};
+        if (!cookie.empty()) headers.emplace_back("Cookie", cookie);
+        auto body = boost::json::serialize(boost::json::object{{"exchange_token", token}});
+        auto exchange = Call("POST", "/auth/exchange", headers, body);
+        EXPECT_EQ(exchange.status, 400) << exchange.body;
+        EXPECT_EQ(Json(exchange).at("error").as_string(), "invalid_exchange_token");
+        EXPECT_TRUE(SetCookies(exchange).empty()) << "no session cookie for the victim";
+        // The token is spent: not even the attacker's browser can use it now.
+        auto again = Call("POST", "/auth/exchange",
+                          {{"Content-Type", "application/json"},
+                           {"Origin", "http://127.0.0.1:8001"},
+                           {"Cookie", std::string(auth::kBindingCookie) + "=" + attacker_binding}},
+                          body);
+        EXPECT_EQ(again.status, 400);
+    }
 }
 
 TEST_F(AuthRoutesTest, DeveloperTokenRevokeOfUnknownIdIs404) {

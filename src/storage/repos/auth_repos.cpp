@@ -306,9 +306,12 @@ Result<std::int64_t> OAuthStateRepository::DeleteExpired(std::int64_t now) {
 // ---- exchange_tokens ----
 
 Status ExchangeTokenRepository::Insert(std::string_view token, std::string_view session_id, bool is_dev_token,
-                                       std::int64_t now, std::int64_t expires_at) {
+                                       std::int64_t now, std::int64_t expires_at, std::string_view binding_hash) {
     std::string hash = HashToken(token);
-    auto sealed = Seal(box_, session_id, kExchange, hash);
+    // Session ids are base64url: a newline cannot occur in them and separates the binding hash.
+    std::string plaintext(session_id);
+    if (!binding_hash.empty()) plaintext.append("\n").append(binding_hash);
+    auto sealed = Seal(box_, plaintext, kExchange, hash);
     if (!sealed) return Fail(std::move(sealed.error()));
     return db_.Write([&](db::Connection& c) -> Status {
         auto n = c.Exec(
@@ -343,8 +346,14 @@ Result<std::optional<RedeemedExchange>> ExchangeTokenRepository::Redeem(std::str
     // Decrypted after the commit: a row that cannot be decrypted stays used and never becomes redeemable again.
     auto opened = Open(box_, (*claimed)->sealed, kExchange, hash);
     if (!opened) return Fail(std::move(opened.error()));
-    return std::optional<RedeemedExchange>(
-        RedeemedExchange{std::move((*claimed)->session_hash), (*claimed)->is_dev_token, std::move(opened->plaintext)});
+    std::string session_id = std::move(opened->plaintext);
+    std::string binding_hash;
+    if (auto nl = session_id.find('\n'); nl != std::string::npos) {
+        binding_hash = session_id.substr(nl + 1);
+        session_id.resize(nl);
+    }
+    return std::optional<RedeemedExchange>(RedeemedExchange{
+        std::move((*claimed)->session_hash), (*claimed)->is_dev_token, std::move(session_id), std::move(binding_hash)});
 }
 
 Result<std::int64_t> ExchangeTokenRepository::DeleteExpired(std::int64_t now) {

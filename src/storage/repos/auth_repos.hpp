@@ -149,15 +149,17 @@ struct RedeemedExchange {
     std::string session_hash;
     bool is_dev_token = false;
     std::string session_id;  // decrypted raw session id, handed over once
+    // HashToken of the browser-binding cookie of the flow that made the token; empty when none was recorded.
+    std::string binding_hash;
 };
 
 class ExchangeTokenRepository {
   public:
     ExchangeTokenRepository(db::Db& db, const core::SecretBox& box) : db_(db), box_(box) {}
 
-    // Stores HashToken(token) → (session, encrypted session id). kConflict on a duplicate token.
+    // Stores HashToken(token) → (session, encrypted session id [+ binding hash]). kConflict on a duplicate token.
     Status Insert(std::string_view token, std::string_view session_id, bool is_dev_token, std::int64_t now,
-                  std::int64_t expires_at);
+                  std::int64_t expires_at, std::string_view binding_hash = {});
     // Single use: marks the token used if it is unused and unexpired, in one statement
     // (UPDATE … WHERE used_at IS NULL AND expires_at > now RETURNING), so of concurrent redeemers exactly one
     // gets the session. nullopt for unknown, used or expired tokens.

@@ -187,6 +187,28 @@ TEST_F(AuthNegative, ExchangeTokenUsedAfterItsLifetimeIsInvalid) {
     }
 }
 
+TEST_F(AuthNegative, AForwardedExchangeLinkDoesNotSignInAnotherBrowser) {
+    // Login CSRF: the attacker signs in to their own account, stops at the callback's redirect and sends the
+    // ?exchange_token= link to the victim, whose web app would post it from the right origin.
+    auto mallory = NewAccount("m");
+    WebClient attacker(Url());
+    auto pending = AuthorizeOnly(attacker, mallory);
+    ASSERT_TRUE(pending);
+    auto callback = DeliverCallback(attacker, pending->callback_url);
+    ASSERT_TRUE(callback);
+    ASSERT_EQ(callback->status, 303);
+    auto token = QueryParam(callback->Header("location"), "exchange_token");
+    ASSERT_TRUE(token) << callback->Header("location");
+    WebClient victim(Url());
+    auto r = Exchange(victim, *token);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << r->body;
+    EXPECT_EQ(r->ErrorCode(), "invalid_exchange_token");
+    EXPECT_FALSE(r->FindSetCookie("session_id").has_value());
+    EXPECT_FALSE(victim.Cookie("session_id").has_value());
+    EXPECT_EQ(Sessions(), 0) << "the orphaned session is ended";
+}
+
 TEST_F(AuthNegative, ApiExchangeWithoutOriginReturnsTheSessionIdForBearerUse) {
     auto alice = NewAccount("a");
     WebClient browser(Url());
@@ -589,6 +611,8 @@ TEST_F(AuthNegative, ConcurrentExchangesOfOneTokenHaveExactlyOneWinner) {
     ASSERT_EQ(callback->status, 303);
     std::string token = QueryParam(callback->Header("location"), "exchange_token").value_or("");
     ASSERT_FALSE(token.empty());
+    std::string binding = browser.Cookie("plyr_oauth_binding").value_or("");
+    ASSERT_FALSE(binding.empty()) << "the callback keeps the binding cookie for the exchange";
     constexpr int kRacers = 6;
     std::vector<int> statuses(kRacers, 0);
     std::vector<std::string> codes(kRacers);
@@ -597,6 +621,8 @@ TEST_F(AuthNegative, ConcurrentExchangesOfOneTokenHaveExactlyOneWinner) {
         for (int i = 0; i < kRacers; ++i) {
             racers.emplace_back([&, i] {
                 WebClient client(Url());  // one client per thread: WebClient is not thread-safe
+                // The same browser (its binding cookie): a browser exchange is bound to the sign-in's browser.
+                client.SetCookieValue("plyr_oauth_binding", binding);
                 if (auto r = Exchange(client, token)) {
                     statuses[i] = r->status;
                     codes[i] = r->ErrorCode();
