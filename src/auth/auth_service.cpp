@@ -148,6 +148,19 @@ bool CoversBskyPost(const oauth::Scope& granted) {
     return oauth::Covers(granted, std::string(oauth::kBlueskyPostExtraScope));
 }
 
+// `requested`: the JSON list of extras of a pending scope upgrade (["teal", "bsky_post"]).
+bool GrantsRequestedExtras(const oauth::Scope& granted, std::string_view requested, const AuthSettings& settings) {
+    boost::system::error_code ec;
+    auto list = json::parse(requested, ec);
+    if (ec || !list.is_array()) return false;
+    for (const auto& item : list.as_array()) {
+        if (!item.is_string()) return false;
+        if (item.as_string() == "teal" && !CoversTeal(granted, settings)) return false;
+        if (item.as_string() == "bsky_post" && !CoversBskyPost(granted)) return false;
+    }
+    return true;
+}
+
 std::string AppendQuery(std::string target, std::string_view query) {
     target += target.find('?') == std::string::npos ? '?' : '&';
     target += query;
@@ -582,6 +595,12 @@ struct AuthService::Impl {
             RevokeNow(server, *tokens, *dpop_key);
             if (upgrade) return AppendQuery(upgrade_target, "scope_upgrade_error=scope_mismatch");
             return LoginError("scope_mismatch");
+        }
+        // An upgrade whose extras were deselected at consent is a refusal: the old session, with what it had,
+        // stays (product.md §6.3) instead of being replaced by one that reports scope_upgraded=true.
+        if (upgrade && !GrantsRequestedExtras(granted, upgrade->requested, self.settings_)) {
+            RevokeNow(server, *tokens, *dpop_key);
+            return AppendQuery(upgrade_target, "scope_upgrade_error=refused");
         }
 
         std::string handle = sub_identity->handle;

@@ -633,6 +633,22 @@ TEST_P(AuthServiceTest, RefusedScopeUpgradeKeepsOldSession) {
     EXPECT_TRUE(service_->Authenticate(alice.session_id, std::nullopt));
 }
 
+TEST_P(AuthServiceTest, ScopeUpgradeWhoseExtraWasDeselectedIsRefusedAndKeepsTheOldSession) {
+    auto alice = Login("alice.test", kAlice);
+    auto started = service_->StartScopeUpgrade(alice, {"bsky_post"}, std::string_view("/settings/share"));
+    ASSERT_TRUE(started);
+    std::size_t revoked_before = backend_.RevokedCount();
+    // The user unticked the extra at consent: only the base comes back.
+    std::string location = Complete(*started, kAlice, GrantedBase());
+    EXPECT_EQ(location, "/settings/share?scope_upgrade_error=refused");
+    EXPECT_EQ(backend_.RevokedCount(), revoked_before + 1) << "the new grant is revoked";
+    auto still = service_->Authenticate(alice.session_id, std::nullopt);
+    ASSERT_TRUE(still) << "the old session is kept";
+    auto me = service_->Me(*still);
+    ASSERT_TRUE(me);
+    EXPECT_FALSE(me->at("granted").at("bsky_post").as_bool());
+}
+
 // ---- refresh ----
 
 TEST_P(AuthServiceTest, ConcurrentRefreshersMakeOneTokenRequest) {
