@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <new>
 #include <string_view>
 #include <thread>
@@ -21,6 +22,8 @@
 extern "C" {
 #include <libavutil/log.h>
 }
+
+extern char** environ;
 
 namespace plyr::app {
 namespace {
@@ -67,6 +70,25 @@ int Alloc(std::int64_t mib) {
     return kExitOk;
 }
 
+// Names only: values could be secrets, and the test needs only to know which exist.
+int Environment() {
+    boost::json::object o;
+    boost::json::array names;
+    for (char** e = environ; *e != nullptr; ++e) {
+        std::string_view entry(*e);
+        names.emplace_back(entry.substr(0, entry.find('=')));
+    }
+    boost::json::array fds;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+        fds.emplace_back(std::stoll(entry.path().filename().string()));
+    }
+    o["env"] = std::move(names);
+    o["fds"] = std::move(fds);
+    std::printf("%s\n", boost::json::serialize(o).c_str());
+    return kExitOk;
+}
+
 }  // namespace
 
 void AddMediaCommand(CLI::App& cli, MediaCommand& c) {
@@ -84,6 +106,7 @@ void AddMediaCommand(CLI::App& cli, MediaCommand& c) {
     c.crash = c.media->add_subcommand("crash", "test only");
     c.alloc = c.media->add_subcommand("alloc", "test only");
     c.alloc->add_option("mib", c.alloc_mib)->required()->check(CLI::Range(1, 1 << 20));
+    c.env = c.media->add_subcommand("env", "test only");
 }
 
 bool MediaCommandSelected(const MediaCommand& c) { return c.media != nullptr && c.media->parsed(); }
@@ -107,6 +130,7 @@ int RunMediaCommand(const MediaCommand& c) {
             return kExitRuntime;
         }
         if (*c.alloc) return Alloc(c.alloc_mib);
+        if (*c.env) return Environment();
     } catch (const std::bad_alloc&) {
         return media::kChildExitResource;
     } catch (const std::exception& e) {

@@ -5,7 +5,8 @@
 //
 //   plyr media probe [--max-duration-seconds N] [--max-channels N] [--min-sample-rate N]
 //                    [--max-sample-rate N] -- <file>
-//   plyr media sleep <ms> | crash | alloc <MiB>   test-only (PLYR_ENABLE_TEST_JOBS=1), for the sandbox tests
+//   plyr media sleep <ms> | crash | alloc <MiB> | env   test-only (PLYR_ENABLE_TEST_JOBS=1), for the sandbox
+//   tests; `env` prints {"env":[names…],"fds":[open descriptors…]} so tests can see what the child inherited
 
 #include <cstdint>
 #include <string>
@@ -22,6 +23,7 @@ struct MediaCommand {
     CLI::App* sleep = nullptr;
     CLI::App* crash = nullptr;
     CLI::App* alloc = nullptr;
+    CLI::App* env = nullptr;
     std::string file;
     std::int64_t max_duration_seconds = 21600;
     int max_channels = 8;
