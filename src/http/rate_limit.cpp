@@ -176,7 +176,14 @@ std::string RateLimiter::RateLimitKey(const Request& request, KeyBy by) const {
         }
         if (auto bearer = BearerToken(request)) return "b:" + core::Sha256Hex(*bearer);
     }
-    return "ip:" + ClientIp(request, options_.trusted_proxies);
+    std::string ip = ClientIp(request, options_.trusted_proxies);
+    // One IPv6 client usually holds a whole /64: keyed per address, the per-IP `auth` bucket would be 2^64
+    // buckets for it.
+    if (auto parsed = ParseIpAddress(ip); parsed && !parsed->IsV4()) {
+        for (std::size_t i = 8; i < parsed->bytes.size(); ++i) parsed->bytes[i] = 0;
+        return "ip:" + parsed->ToString() + "/64";
+    }
+    return "ip:" + ip;
 }
 
 RateLimitDecision RateLimiter::Take(std::string_view bucket, const Request& request, KeyBy by) {

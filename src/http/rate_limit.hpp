@@ -6,7 +6,8 @@
 // limit/period. A request takes one token or is refused.
 // Keys (RateLimitKey): SHA-256 (hex) of the `session_id` cookie, else of the Bearer token, else the client
 // IP (X-Forwarded-For honoured only from TRUSTED_PROXIES, see client_ip.hpp). KeyBy::kIp always uses the IP
-// (the `auth` bucket: per IP). Raw session ids and tokens are never stored.
+// (the `auth` bucket: per IP). An IPv6 client is keyed by its /64 (one host or site usually holds the whole
+// prefix). Raw session ids and tokens are never stored.
 // Headers on every limited response, allowed or not: `RateLimit-Limit` (the bucket's limit),
 // `RateLimit-Remaining` (whole tokens left), `RateLimit-Reset` (seconds until the bucket is full again,
 // rounded up). Refusal: 429 `rate_limited` JSON error + `Retry-After` (seconds until one token, ≥ 1).

@@ -168,6 +168,31 @@ TEST(RateLimitKey, SessionCookieThenBearerThenClientIpAllHashed) {
     EXPECT_EQ(limiter.RateLimitKey(request, KeyBy::kSessionOrIp), "ip:203.0.113.5");
 }
 
+TEST(RateLimitKey, AnIpv6ClientIsOneKeyForItsWholeSlash64) {
+    core::ManualClock clock;
+    RateLimiter limiter(clock, Opts());
+    Request a;
+    a.remote_address = "2001:db8:1:2::1";
+    Request b;
+    b.remote_address = "2001:db8:1:2:ffff:eeee:dddd:cccc";
+    Request other;
+    other.remote_address = "2001:db8:1:3::1";
+    EXPECT_EQ(limiter.RateLimitKey(a, KeyBy::kIp), "ip:2001:db8:1:2::/64");
+    EXPECT_EQ(limiter.RateLimitKey(a, KeyBy::kIp), limiter.RateLimitKey(b, KeyBy::kIp));
+    EXPECT_NE(limiter.RateLimitKey(a, KeyBy::kIp), limiter.RateLimitKey(other, KeyBy::kIp));
+    Request mapped;
+    mapped.remote_address = "::ffff:203.0.113.5";
+    EXPECT_EQ(limiter.RateLimitKey(mapped, KeyBy::kIp), "ip:203.0.113.5") << "IPv4 stays per address";
+
+    // Rotating through the /64 does not escape the bucket.
+    ASSERT_TRUE(limiter.AddBucket("tiny", RateLimitRule{2, std::chrono::seconds(60)}));
+    EXPECT_TRUE(limiter.Take("tiny", a, KeyBy::kIp).allowed);
+    EXPECT_TRUE(limiter.Take("tiny", b, KeyBy::kIp).allowed);
+    Request c;
+    c.remote_address = "2001:db8:1:2::abcd";
+    EXPECT_FALSE(limiter.Take("tiny", c, KeyBy::kIp).allowed);
+}
+
 TEST(RateLimitedHandler, AddsHeadersAndAnswers429WithoutCallingTheHandler) {
     core::ManualClock clock;
     auto limiter = std::make_shared<RateLimiter>(clock, Opts());
