@@ -841,6 +841,25 @@ struct AuthService::Impl {
             unlock();
             return tl::unexpected(Internal(key.error()));
         }
+        // atproto §6.9: the account must still be served by this session's authorization server. An account
+        // that moved elsewhere has a dead session; its old server must not keep minting tokens for it.
+        auto fresh = identity.Resolve(did, true);
+        std::optional<std::string> now_issuer;
+        if (fresh && fresh->pds_endpoint && !fresh->pds_endpoint->empty()) {
+            auto issuer = backend.IssuerForPds(*fresh->pds_endpoint);
+            if (issuer) now_issuer = std::move(*issuer);
+        }
+        if (!now_issuer) {
+            unlock();
+            return AuthFail(502, "pds_error", "could not check the account before refreshing the session",
+                            fresh ? std::string("no issuer for the account's pds") : fresh.error().ToString());
+        }
+        if (*now_issuer != bundle->issuer) {
+            RevokeInBackground(bundle->Endpoints(), bundle->refresh_token, bundle->dpop_jwk);
+            (void)sessions.Delete(session_hash);
+            log::Info("auth.issuer_changed", {{"did", did}});
+            return AuthFail(401, "session_expired", "your session expired: sign in again");
+        }
         auto tokens = backend.Refresh(bundle->Endpoints(), Client(), bundle->refresh_token, *key);
         if (!tokens) {
             if (IsInvalidGrant(tokens.error())) {

@@ -717,6 +717,30 @@ TEST_P(AuthServiceTest, InvalidGrantOnRefreshDeletesTheSession) {
     EXPECT_EQ(Count("user_sessions"), 0);
 }
 
+TEST_P(AuthServiceTest, RefreshOfAnAccountNowServedByAnotherAuthorizationServerEndsTheSession) {
+    auto alice = Login("alice.test", kAlice);
+    int refreshes_before = backend_.refreshes;
+    identity_.fresh_pds[kAlice] = "https://elsewhere.example";
+    backend_.issuers["https://elsewhere.example"] = "https://other-as.example";
+    auto r = service_->ForceRefresh(alice);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, "session_expired");
+    EXPECT_EQ(backend_.refreshes, refreshes_before) << "no refresh request to the old server";
+    EXPECT_FALSE(service_->Authenticate(alice.session_id, std::nullopt)) << "the session is gone";
+    EXPECT_TRUE(backend_.WaitForRevokes(1));
+}
+
+TEST_P(AuthServiceTest, RefreshThatCannotCheckTheAccountKeepsTheSession) {
+    auto alice = Login("alice.test", kAlice);
+    identity_.by_key.erase(kAlice);  // the PLC directory does not answer for it right now
+    auto r = service_->ForceRefresh(alice);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, "pds_error");
+    EXPECT_TRUE(service_->Authenticate(alice.session_id, std::nullopt)) << "kept: nothing proves it dead";
+    identity_.Add(kAlice, "alice.test");
+    EXPECT_TRUE(service_->ForceRefresh(alice)) << "the lease was given back";
+}
+
 TEST_P(AuthServiceTest, RefreshWithAnotherSubEndsTheSession) {
     auto alice = Login("alice.test", kAlice);
     backend_.refresh_sub = kBob;
