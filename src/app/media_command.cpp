@@ -3,11 +3,13 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <new>
+#include <string>
 #include <string_view>
 #include <thread>
 
@@ -107,6 +109,8 @@ void AddMediaCommand(CLI::App& cli, MediaCommand& c) {
     c.alloc = c.media->add_subcommand("alloc", "test only");
     c.alloc->add_option("mib", c.alloc_mib)->required()->check(CLI::Range(1, 1 << 20));
     c.env = c.media->add_subcommand("env", "test only");
+    c.spin = c.media->add_subcommand("spin", "test only");
+    c.flood = c.media->add_subcommand("flood", "test only");
 }
 
 bool MediaCommandSelected(const MediaCommand& c) { return c.media != nullptr && c.media->parsed(); }
@@ -131,6 +135,18 @@ int RunMediaCommand(const MediaCommand& c) {
         }
         if (*c.alloc) return Alloc(c.alloc_mib);
         if (*c.env) return Environment();
+        if (*c.spin) {
+            // Burns CPU until RLIMIT_CPU stops it (a decoder stuck in a loop).
+            volatile std::uint64_t x = 0;
+            for (;;) x = x + 1;
+        }
+        if (*c.flood) {
+            // Writes stdout without end (a child that never stops talking).
+            std::string line(4096, 'x');
+            for (;;) {
+                if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size()) return kExitRuntime;
+            }
+        }
     } catch (const std::bad_alloc&) {
         return media::kChildExitResource;
     } catch (const std::exception& e) {

@@ -5,8 +5,8 @@
 //
 //   plyr media probe [--max-duration-seconds N] [--max-channels N] [--min-sample-rate N]
 //                    [--max-sample-rate N] -- <file>
-//   plyr media sleep <ms> | crash | alloc <MiB> | env   test-only (PLYR_ENABLE_TEST_JOBS=1), for the sandbox
-//   tests; `env` prints {"env":[names…],"fds":[open descriptors…]} so tests can see what the child inherited
+//   plyr media sleep <ms> | spin | crash | alloc <MiB> | env | flood   test-only (PLYR_ENABLE_TEST_JOBS=1), for the
+//   sandbox tests; `env` prints {"env":[names…],"fds":[open descriptors…]} so tests can see what the child inherited
 
 #include <cstdint>
 #include <string>
@@ -24,6 +24,8 @@ struct MediaCommand {
     CLI::App* crash = nullptr;
     CLI::App* alloc = nullptr;
     CLI::App* env = nullptr;
+    CLI::App* spin = nullptr;
+    CLI::App* flood = nullptr;
     std::string file;
     std::int64_t max_duration_seconds = 21600;
     int max_channels = 8;

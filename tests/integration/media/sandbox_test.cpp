@@ -113,6 +113,28 @@ TEST(Sandbox, MemoryLimitBreachIsAResourceLimit) {
     EXPECT_EQ(*ok, R"({"allocated_mib":16})");
 }
 
+TEST(Sandbox, CpuTimeLimitStopsABusyChild) {
+    Sandbox sandbox(TestOptions());
+    SandboxLimits limits = ShortLimits();
+    limits.cpu = 1s;
+    auto r = sandbox.Run({"spin"}, limits);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().failure, SandboxFailure::kResourceLimit) << r.error().error.detail;
+    EXPECT_EQ(r.error().signal, SIGXCPU);
+}
+
+TEST(Sandbox, OutputAboveTheCapIsRefusedAndTheChildKilled) {
+    Sandbox sandbox(TestOptions());
+    SandboxLimits limits = ShortLimits();
+    limits.max_stdout_bytes = 64 * 1024;
+    const auto start = std::chrono::steady_clock::now();
+    auto r = sandbox.Run({"flood"}, limits);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().failure, SandboxFailure::kBadOutput);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+    EXPECT_EQ(sandbox.running(), 0);
+}
+
 TEST(Sandbox, ChildGetsACleanEnvironmentAndNoInheritedDescriptors) {
     ASSERT_EQ(::setenv("OAUTH_ENCRYPTION_KEY", "secret-for-the-test", 1), 0);
     // No O_CLOEXEC on purpose, and high enough that the child cannot reuse the number by chance.
