@@ -330,41 +330,46 @@ Status AddAuthRoutes(http::Router& router, auth::AuthService& service, net::Bloc
         auto doc = Doc("sign out of this account",
                        "revokes the grant (best effort, in the background) and deletes the session; with switch_to "
                        "the cookie moves to that linked account.",
-                       {{200, "{switched_to: {did, handle} | null}"},
+                       {{200, "{switched_to: {did, handle[, session_id for Bearer callers]} | null}"},
                         {401, "authentication_required"},
                         {403, "csrf_rejected"},
                         {404, "account_not_linked"}});
         doc.params = {{"switch_to", "query", "did of a linked account to continue as", false}};
-        PLYR_TRY_STATUS(router.Add(
-            "POST", "/auth/logout",
-            Authed(
-                ctx,
-                [ctx](Request& request, auth::AuthenticatedSession& session) -> asio::awaitable<Response> {
-                    std::optional<std::string> switch_to;
-                    if (auto s = request.Query("switch_to"); s && !s->empty()) switch_to = std::string(*s);
-                    auto result = co_await net::Offload(ctx->pool, [&] {
-                        return ctx->service.Logout(
-                            session, switch_to ? std::optional<std::string_view>(*switch_to) : std::nullopt);
-                    });
-                    if (!result) co_return Error(result.error());
-                    json::object out;
-                    if (*result) {
-                        out["switched_to"] = json::object{{"did", (*result)->did}, {"handle", (*result)->handle}};
-                    } else {
-                        out["switched_to"] = nullptr;
-                    }
-                    Response r = http::JsonResponse(200, out);
-                    if (session.via_cookie) {
-                        if (*result) {
-                            ctx->SetSessionCookie(r, (*result)->session_id, (*result)->expires_at);
-                        } else {
-                            ctx->ClearSessionCookie(r);
-                        }
-                    }
-                    co_return r;
-                },
-                false),
-            doc));
+        PLYR_TRY_STATUS(
+            router.Add("POST", "/auth/logout",
+                       Authed(
+                           ctx,
+                           [ctx](Request& request, auth::AuthenticatedSession& session) -> asio::awaitable<Response> {
+                               std::optional<std::string> switch_to;
+                               if (auto s = request.Query("switch_to"); s && !s->empty()) switch_to = std::string(*s);
+                               auto result = co_await net::Offload(ctx->pool, [&] {
+                                   return ctx->service.Logout(
+                                       session, switch_to ? std::optional<std::string_view>(*switch_to) : std::nullopt);
+                               });
+                               if (!result) co_return Error(result.error());
+                               json::object out;
+                               if (*result) {
+                                   json::object switched{{"did", (*result)->did}, {"handle", (*result)->handle}};
+                                   // The target's id was rotated: a Bearer caller has no cookie to receive it, so it
+                                   // gets the new id here (as /auth/exchange answers API clients), or the linked
+                                   // session would be lost.
+                                   if (!session.via_cookie) switched["session_id"] = (*result)->session_id;
+                                   out["switched_to"] = std::move(switched);
+                               } else {
+                                   out["switched_to"] = nullptr;
+                               }
+                               Response r = http::JsonResponse(200, out);
+                               if (session.via_cookie) {
+                                   if (*result) {
+                                       ctx->SetSessionCookie(r, (*result)->session_id, (*result)->expires_at);
+                                   } else {
+                                       ctx->ClearSessionCookie(r);
+                                   }
+                               }
+                               co_return r;
+                           },
+                           false),
+                       doc));
     }
 
     // ---- POST /auth/logout-all ----

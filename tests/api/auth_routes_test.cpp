@@ -417,6 +417,41 @@ TEST_F(AuthRoutesTest, ABrowserCannotRedeemAnExchangeTokenItsSignInDidNotProduce
     }
 }
 
+TEST_F(AuthRoutesTest, BearerLogoutWithSwitchToHandsOverTheRotatedId) {
+    Build({});
+    std::string alice = BrowserSignIn("alice.test", kAlice);
+    auto add = Call(
+        "POST", "/auth/add-account/start",
+        {{"Cookie", "session_id=" + alice}, {"Origin", "http://127.0.0.1:8001"}, {"Content-Type", "application/json"}},
+        R"({"handle":"bob.test"})");
+    ASSERT_EQ(add.status, 200) << add.body;
+    std::string binding = CookieValue(SetCookies(add).at(0));
+    backend_.codes["c-bob"] = auth::TokenSet{"AT-b", "RT-b", GrantedBase(), kBob, 3600};
+    auto callback =
+        Call("GET", "/auth/callback?code=c-bob&state=" + backend_.pars.back().state + "&iss=https%3A%2F%2Fas.example",
+             {{"Cookie", std::string(auth::kBindingCookie) + "=" + binding}});
+    std::string location(callback.headers.Get("Location").value_or(""));
+    ASSERT_NE(location.find("account_added=true"), std::string::npos) << location;
+
+    // An API client holding alice's id signs her out and continues as the linked bob.
+    auto out = Call("POST", "/auth/logout?switch_to=" + std::string(kBob), {{"Authorization", "Bearer " + alice}});
+    ASSERT_EQ(out.status, 200) << out.body;
+    auto switched = Json(out).at("switched_to").as_object();
+    EXPECT_EQ(switched.at("did").as_string(), kBob);
+    ASSERT_TRUE(switched.contains("session_id")) << out.body;
+    EXPECT_TRUE(SetCookies(out).empty());
+    std::string bob(switched.at("session_id").as_string());
+    auto me = Call("GET", "/auth/me", {{"Authorization", "Bearer " + bob}});
+    EXPECT_EQ(me.status, 200) << me.body;
+    EXPECT_EQ(Call("GET", "/auth/me", {{"Authorization", "Bearer " + alice}}).status, 401);
+
+    // A browser never gets the id in the body: it travels in the cookie.
+    auto browser_out =
+        Call("POST", "/auth/logout", {{"Cookie", "session_id=" + bob}, {"Origin", "http://127.0.0.1:8001"}});
+    ASSERT_EQ(browser_out.status, 200);
+    EXPECT_EQ(browser_out.body.find(bob), std::string::npos);
+}
+
 TEST_F(AuthRoutesTest, DeveloperTokenRevokeOfUnknownIdIs404) {
     Build({});
     std::string cookie = BrowserSignIn("alice.test", kAlice);
