@@ -243,26 +243,36 @@ SandboxResult<std::string> Sandbox::Run(const std::vector<std::string>& args, co
             }
         }
     }
-    // Output closed (or we gave up on it): reap, still under the deadline.
-    int status = 0;
+    // Output closed (or we gave up on it): wait for the exit, still under the deadline. The child is only
+    // observed (WNOWAIT) until its process group has been killed: while the unreaped leader exists its group id
+    // cannot be reused, so the kill can never reach an unrelated process. Killing the group also ends any
+    // grandchild that kept no pipe open.
+    bool reaped = false;
     for (;;) {
         if (timed_out || too_much) ::kill(-pid, SIGKILL);
-        pid_t r = ::waitpid(pid, &status, timed_out || too_much ? 0 : WNOHANG);
-        if (r == pid) break;
-        if (r < 0 && errno != EINTR) {
-            status = 0;
+        siginfo_t info{};
+        const int flags = WEXITED | WNOWAIT | (timed_out || too_much ? 0 : WNOHANG);
+        if (::waitid(P_PID, static_cast<id_t>(pid), &info, flags) != 0) {
+            if (errno == EINTR) continue;
             break;
         }
-        if (r == 0) {
-            if (remaining_ms() == 0) {
-                timed_out = true;
-                continue;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (info.si_pid == pid) break;
+        if (remaining_ms() == 0) {
+            timed_out = true;
+            continue;
         }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    // Nothing of the group may outlive the run (a grandchild that kept no pipe open).
     ::kill(-pid, SIGKILL);
+    int status = 0;
+    while (!reaped) {
+        const pid_t r = ::waitpid(pid, &status, 0);
+        if (r == pid) reaped = true;
+        if (r < 0 && errno != EINTR) break;
+    }
+    if (!reaped) {
+        return tl::unexpected(Failure(SandboxFailure::kCrashed, fmt::format("waitpid: {}", std::strerror(errno))));
+    }
     if (err.size() > kStderrTail) err.erase(0, err.size() - kStderrTail);
 
     const auto elapsed =
