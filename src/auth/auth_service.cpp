@@ -161,10 +161,17 @@ bool GrantsRequestedExtras(const oauth::Scope& granted, std::string_view request
     return true;
 }
 
+// Adds `query` to the query of `target`, before any fragment (a `return_to` may carry one: after it, the
+// exchange token would never reach the web app's query string).
 std::string AppendQuery(std::string target, std::string_view query) {
+    std::string fragment;
+    if (auto hash = target.find('#'); hash != std::string::npos) {
+        fragment = target.substr(hash);
+        target.resize(hash);
+    }
     target += target.find('?') == std::string::npos ? '?' : '&';
     target += query;
-    return target;
+    return target + fragment;
 }
 
 std::string LoginError(std::string_view code) { return fmt::format("/login?auth_error={}", code); }

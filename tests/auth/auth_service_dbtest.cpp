@@ -301,6 +301,15 @@ TEST_P(AuthServiceTest, ReturnToIsKeptOnlyWhenRelative) {
     }
 }
 
+TEST_P(AuthServiceTest, ReturnToWithAFragmentGetsTheExchangeTokenInItsQuery) {
+    std::string location = SignIn("alice.test", kAlice, "/tracks/12#comments");
+    EXPECT_TRUE(location.starts_with("/tracks/12?exchange_token=")) << location;
+    EXPECT_TRUE(location.ends_with("#comments")) << location;
+    std::string with_query = SignIn("alice.test", kAlice, "/tracks/12?x=1#c?d");
+    EXPECT_TRUE(with_query.starts_with("/tracks/12?x=1&exchange_token=")) << with_query;
+    EXPECT_TRUE(with_query.ends_with("#c?d")) << with_query;
+}
+
 TEST(FormatTimestamp, IsIso8601UtcSeconds) {
     EXPECT_EQ(FormatTimestamp(1'700'000'000'000'000), "2023-11-14T22:13:20Z");
     EXPECT_EQ(FormatTimestamp(0), "1970-01-01T00:00:00Z");
