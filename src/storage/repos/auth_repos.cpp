@@ -339,7 +339,11 @@ Result<std::optional<RedeemedExchange>> ExchangeTokenRepository::Redeem(std::str
         if (!rows) return Fail(std::move(rows.error()));
         if (rows->empty()) return Row{};
         const auto& r = rows->front();
-        return Row(Claimed{r.Text("session_hash"), r.Bool("is_dev_token"), r.Bytes("session_id")});
+        Claimed claimed{r.Text("session_hash"), r.Bool("is_dev_token"), r.Bytes("session_id")};
+        // Handed over once: the sealed id is not kept in the used row (ids are never recoverable, §6.3).
+        auto wiped = c.Exec("UPDATE exchange_tokens SET session_id = $1 WHERE token_hash = $2", {Blob{}, hash});
+        if (!wiped) return Fail(std::move(wiped.error()));
+        return Row(std::move(claimed));
     });
     if (!claimed) return Fail(std::move(claimed.error()));
     if (!*claimed) return std::optional<RedeemedExchange>{};

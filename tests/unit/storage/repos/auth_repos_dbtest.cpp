@@ -441,6 +441,18 @@ TEST_P(AuthReposTest, ExchangeTokenRedeemsOnceAndStoresNothingReadable) {
     EXPECT_FALSE(repo.Redeem("unknown", kNow)->has_value());
 }
 
+TEST_P(AuthReposTest, RedeemedExchangeTokenKeepsNoSealedSessionIdAndReturnsItsBinding) {
+    ExchangeTokenRepository repo(*db_, box_);
+    ASSERT_TRUE(repo.Insert("bound", "the-session-id", false, kNow, kNow + kMinute, "binding-hash"));
+    auto redeemed = repo.Redeem("bound", kNow + 1);
+    ASSERT_TRUE(redeemed) << redeemed.error().ToString();
+    ASSERT_TRUE(redeemed->has_value());
+    EXPECT_EQ((*redeemed)->session_id, "the-session-id");
+    EXPECT_EQ((*redeemed)->binding_hash, "binding-hash");
+    EXPECT_EQ(RawColumn("SELECT session_id FROM exchange_tokens WHERE token_hash = $1", HashToken("bound")), "");
+    EXPECT_FALSE(repo.Redeem("bound", kNow + 2)->has_value());
+}
+
 TEST_P(AuthReposTest, ExpiredExchangeTokenIsNotRedeemed) {
     ExchangeTokenRepository repo(*db_, box_);
     ASSERT_TRUE(repo.Insert("late", "sid", true, kNow, kNow + kMinute));
