@@ -153,18 +153,18 @@ Result<ProbeInfo> ProbeFile(const std::string& path, const ProbeLimits& limits) 
     rc = avformat_find_stream_info(input.get(), nullptr);
     if (rc < 0) return AvFail(rc, "stream info");
 
-    const AVCodec* decoder = nullptr;
-    const int index = av_find_best_stream(input.get(), AVMEDIA_TYPE_AUDIO, -1, -1, &decoder, 0);
-    if (index == AVERROR_STREAM_NOT_FOUND) {
-        return Fail(ErrorCode::kInvalidArgument, "the file has no audio stream");
-    }
+    // The stream first, its decoder second: asking av_find_best_stream for both would report a stream without
+    // a decoder as an error code instead of the stream (and its codec) that must be judged.
+    const int index = av_find_best_stream(input.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+    if (index < 0) return Fail(ErrorCode::kInvalidArgument, "the file has no audio stream");
     const AVCodecParameters& par = *input->streams[index]->codecpar;
     if (!CodecAllowed(format, par.codec_id)) {
         return Fail(ErrorCode::kUnsupported, fmt::format("{} audio in a {} file is not supported",
                                                          avcodec_get_name(par.codec_id), AudioFormatName(format)));
     }
     PLYR_TRY_STATUS(CheckShape(par, limits));
-    if (index < 0 || decoder == nullptr) return AvFail(index < 0 ? index : AVERROR_DECODER_NOT_FOUND, "decoder");
+    const AVCodec* decoder = avcodec_find_decoder(par.codec_id);
+    if (decoder == nullptr) return AvFail(AVERROR_DECODER_NOT_FOUND, "decoder");
     if (par.sample_rate <= 0 || par.ch_layout.nb_channels <= 0) {
         return Fail(ErrorCode::kInvalidArgument, "the audio file could not be read", "no sample rate or channels");
     }
