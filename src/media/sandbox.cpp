@@ -342,4 +342,35 @@ Result<ProbeInfo> Sandbox::Probe(const std::string& path, const ProbeLimits& pro
     return info;
 }
 
+SandboxOptions SandboxOptionsFromConfig(const core::Config& config) {
+    SandboxOptions o;
+    o.max_procs = std::max(1, config.media_max_procs);
+    return o;
+}
+
+ProbeLimits ProbeLimitsFromConfig(const core::Config& config) {
+    ProbeLimits l;
+    l.max_duration_seconds = config.max_audio_duration_seconds;
+    return l;
+}
+
+SandboxLimits ProbeSandboxLimits(const core::Config& config) {
+    SandboxLimits l;
+    const std::int64_t seconds =
+        std::max<std::int64_t>(config.transcoder_timeout_seconds, config.max_audio_duration_seconds / 10);
+    l.wall_timeout = std::chrono::seconds(seconds);
+    l.cpu = std::chrono::seconds(seconds);
+    l.file_size_bytes = 0;
+    return l;
+}
+
+SandboxLimits TranscodeSandboxLimits(const core::Config& config, std::int64_t duration_ms) {
+    SandboxLimits l;
+    const std::int64_t duration_s = (std::max<std::int64_t>(0, duration_ms) + 999) / 1000;
+    l.cpu = std::chrono::seconds(4 * duration_s + 60);
+    l.file_size_bytes = static_cast<std::uint64_t>(duration_s) * 320'000 / 8 + (std::uint64_t{10} << 20);
+    l.wall_timeout = std::chrono::seconds(std::max<std::int64_t>(config.transcoder_timeout_seconds, duration_s / 10));
+    return l;
+}
+
 }  // namespace plyr::media

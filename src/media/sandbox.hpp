@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/config.hpp"
 #include "core/result.hpp"
 #include "media/probe.hpp"
 
@@ -102,5 +103,17 @@ class Sandbox {
 
 // The Error a sandbox failure means for a probe (see Sandbox::Probe).
 Error ProbeErrorFromSandbox(const SandboxError& failure);
+
+// Settings from the configuration (product.md §6.17, §8.2).
+// SandboxOptionsFromConfig: this binary, MEDIA_MAX_PROCS slots, no extra environment.
+SandboxOptions SandboxOptionsFromConfig(const core::Config& config);
+// ProbeLimitsFromConfig: MAX_AUDIO_DURATION_SECONDS, channels ≤ 8, 8-384 kHz.
+ProbeLimits ProbeLimitsFromConfig(const core::Config& config);
+// Limits for a probe, whose audio duration is not known yet: the longest accepted audio stands in for it. Wall
+// clock max(TRANSCODER_TIMEOUT_SECONDS, MAX_AUDIO_DURATION_SECONDS / 10), CPU the same, no file output, 1 GiB.
+SandboxLimits ProbeSandboxLimits(const core::Config& config);
+// Limits for work over audio of a known duration (transcoding): CPU 4 × duration + 60 s; output no larger than
+// a 320 kbps stream of that duration + 10 MiB; wall clock max(TRANSCODER_TIMEOUT_SECONDS, duration / 10).
+SandboxLimits TranscodeSandboxLimits(const core::Config& config, std::int64_t duration_ms);
 
 }  // namespace plyr::media
