@@ -105,6 +105,11 @@ http::Handler Authed(std::shared_ptr<Context> ctx, AuthedFn inner, bool require_
     return [ctx, inner = std::move(inner), require_scope, need](Request& request) -> asio::awaitable<Response> {
         auto cookie = http::FindCookie(request, auth::kSessionCookie);
         auto bearer = BearerToken(request);
+        // A cookie-authenticated mutation from another site is refused before the session is even looked up:
+        // the lookup itself writes (last_used_at, deleting an expired row), and row 45 of §9 changes nothing.
+        if (cookie && !cookie->empty() && http::IsStateChangingMethod(request.method)) {
+            if (auto rejected = ctx->csrf.Reject(request)) co_return std::move(*rejected);
+        }
         auto session = co_await net::Offload(ctx->pool, [&] {
             return ctx->service.Authenticate(cookie ? std::optional<std::string_view>(*cookie) : std::nullopt,
                                              bearer ? std::optional<std::string_view>(*bearer) : std::nullopt,

@@ -281,6 +281,19 @@ TEST_F(AuthRoutesTest, CookieMutationsNeedASameOriginButBearerIsExempt) {
     EXPECT_EQ(Call("GET", "/auth/me", {{"Cookie", "session_id=" + cookie}}).status, 401);
 }
 
+TEST_F(AuthRoutesTest, CrossSitePostIsRefusedBeforeTheSessionIsLookedUp) {
+    Build({});
+    std::string cookie = BrowserSignIn("alice.test", kAlice);
+    clock_.Advance(15 * kDay);  // expired: a lookup would delete the row and clear the cookie
+    auto cross = Call("POST", "/auth/logout", {{"Cookie", "session_id=" + cookie}, {"Origin", "https://evil.example"}});
+    EXPECT_EQ(cross.status, 403) << cross.body;
+    EXPECT_EQ(Json(cross).at("error").as_string(), "csrf_rejected");
+    EXPECT_TRUE(SetCookies(cross).empty()) << "the other site changes nothing, not even the cookie";
+    auto me = Call("GET", "/auth/me", {{"Cookie", "session_id=" + cookie}});
+    EXPECT_EQ(me.status, 401);
+    EXPECT_EQ(Json(me).at("error").as_string(), "session_expired") << "the row was still there";
+}
+
 TEST_F(AuthRoutesTest, SameOriginLogoutClearsTheCookie) {
     Build({});
     std::string cookie = BrowserSignIn("alice.test", kAlice);
