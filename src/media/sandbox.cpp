@@ -75,7 +75,12 @@ struct ChildPlan {
 [[noreturn]] void ExecChild(const ChildPlan& plan, int in_fd, int out_fd, int err_fd) {
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) ::_exit(127);
+    // dup2 onto itself keeps FD_CLOEXEC (only possible when the parent ran with 0-2 closed): clear it then.
+    auto onto = [](int from, int to) {
+        if (from == to) return ::fcntl(to, F_SETFD, 0) == 0;
+        return ::dup2(from, to) == to;
+    };
+    if (!onto(in_fd, 0) || !onto(out_fd, 1) || !onto(err_fd, 2)) ::_exit(127);
     // Close every other descriptor (sockets, database files, key files) the server had open.
     if (::syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
         const long max = ::sysconf(_SC_OPEN_MAX);
