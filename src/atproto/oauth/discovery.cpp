@@ -271,7 +271,10 @@ Result<ParResponse> PushAuthorizationRequest(net::HttpClient& client, const Auth
 
 std::string AuthorizationRedirectUrl(const AuthServerMetadata& server, std::string_view client_id,
                                      std::string_view request_uri) {
-    return server.authorization_endpoint + "?client_id=" + PercentEncode(client_id) +
+    // RFC 6749 §3.1: a query already on the endpoint is kept and the parameters are appended to it.
+    const std::string& endpoint = server.authorization_endpoint;
+    const char* separator = endpoint.find('?') == std::string::npos ? "?" : (endpoint.ends_with('?') ? "" : "&");
+    return endpoint + separator + "client_id=" + PercentEncode(client_id) +
            "&request_uri=" + PercentEncode(request_uri);
 }
 

@@ -331,5 +331,18 @@ TEST_F(DiscoveryTest, ParErrorsCarryTheServerErrorWithoutRetrying) {
     EXPECT_EQ(server_->par_hits(), 1);
 }
 
+TEST(AuthorizationRedirect, CarriesOnlyClientIdAndRequestUriAndKeepsAnEndpointQuery) {
+    AuthServerMetadata server;
+    server.authorization_endpoint = "https://as.example/oauth/authorize";
+    EXPECT_EQ(AuthorizationRedirectUrl(server, "https://app.example/client.json", "urn:x:req-1"),
+              "https://as.example/oauth/authorize?client_id=https%3A%2F%2Fapp.example%2Fclient.json"
+              "&request_uri=urn%3Ax%3Areq-1");
+    server.authorization_endpoint = "https://as.example/authorize?tenant=a";
+    EXPECT_EQ(AuthorizationRedirectUrl(server, "c", "r"),
+              "https://as.example/authorize?tenant=a&client_id=c&request_uri=r");
+    server.authorization_endpoint = "https://as.example/authorize?";
+    EXPECT_EQ(AuthorizationRedirectUrl(server, "c", "r"), "https://as.example/authorize?client_id=c&request_uri=r");
+}
+
 }  // namespace
 }  // namespace plyr::atproto::oauth
