@@ -1,5 +1,6 @@
 #include "auth/oauth_backend.hpp"
 
+#include <thread>
 #include <utility>
 
 #include "atproto/oauth/token.hpp"
@@ -40,9 +41,19 @@ Result<oauth::ParResponse> HttpOAuthBackend::PushAuthorization(const oauth::Auth
                                                                const oauth::ParRequest& request,
                                                                const crypto::PrivateKey& dpop_key) {
     auto origin = oauth::OriginOf(server.issuer);
-    std::optional<std::string> nonce = origin ? nonces_.Get(*origin) : std::nullopt;
-    auto response = oauth::PushAuthorizationRequest(http_, server, request, dpop_key, nonce, clock_);
-    if (response && response->dpop_nonce && origin) nonces_.Put(*origin, *response->dpop_nonce);
+    // product.md §6.1 step 5: up to 3 attempts on transport errors. A PAR has no effect until the browser
+    // follows its request_uri, so repeating one is safe; refusals (kProtocol) and SSRF blocks are final.
+    Result<oauth::ParResponse> response = Fail(ErrorCode::kInternal, "no attempt made");
+    for (int attempt = 0; attempt < kParAttempts; ++attempt) {
+        if (attempt > 0) std::this_thread::sleep_for(par_retry_delay_ * attempt);
+        std::optional<std::string> nonce = origin ? nonces_.Get(*origin) : std::nullopt;
+        response = oauth::PushAuthorizationRequest(http_, server, request, dpop_key, nonce, clock_);
+        if (response && response->dpop_nonce && origin) nonces_.Put(*origin, *response->dpop_nonce);
+        if (response ||
+            (response.error().code != ErrorCode::kUnavailable && response.error().code != ErrorCode::kTimeout)) {
+            break;
+        }
+    }
     return response;
 }
 

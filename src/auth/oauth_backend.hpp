@@ -12,6 +12,7 @@
 // - DPoP nonces are cached per origin (authorization servers and PDSs), never in a session row.
 // - Thread-safety: HttpOAuthBackend may be used concurrently.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -78,6 +79,11 @@ class HttpOAuthBackend final : public OAuthBackend {
     // `http` (SSRF-guarded) and `clock` must outlive the backend.
     HttpOAuthBackend(net::HttpClient& http, const core::Clock& clock) : http_(http), clock_(clock) {}
 
+    // PushAuthorization makes up to kParAttempts attempts on transport errors (kUnavailable, kTimeout), waiting
+    // delay × attempt between them.
+    static constexpr int kParAttempts = 3;
+    void set_par_retry_delay(std::chrono::milliseconds delay) { par_retry_delay_ = delay; }
+
     Result<atproto::oauth::Discovery> Discover(std::string_view pds_url) override;
     Result<atproto::oauth::ParResponse> PushAuthorization(const atproto::oauth::AuthServerMetadata& server,
                                                           const atproto::oauth::ParRequest& request,
@@ -95,6 +101,7 @@ class HttpOAuthBackend final : public OAuthBackend {
     net::HttpClient& http_;
     const core::Clock& clock_;
     atproto::oauth::DpopNonceCache nonces_;
+    std::chrono::milliseconds par_retry_delay_{250};
 };
 
 }  // namespace plyr::auth
