@@ -19,6 +19,25 @@ oauth::AuthServerMetadata Metadata(const AuthServerEndpoints& server) {
     return md;
 }
 
+// A token-endpoint context over a session's endpoints; holds the metadata the context points to.
+struct TokenCall {
+    TokenCall(const AuthServerEndpoints& server, const OAuthClient& client, const crypto::PrivateKey& dpop_key,
+              oauth::DpopNonceCache& nonces, const core::Clock& clock)
+        : metadata(Metadata(server)) {
+        ctx.server = &metadata;
+        ctx.client_id = client.client_id;
+        if (client.key != nullptr) ctx.client_auth = oauth::ClientAuth{client.key, client.kid};
+        ctx.dpop_key = &dpop_key;
+        ctx.nonces = &nonces;
+        ctx.clock = &clock;
+    }
+    TokenCall(const TokenCall&) = delete;
+    TokenCall& operator=(const TokenCall&) = delete;
+
+    oauth::AuthServerMetadata metadata;
+    oauth::TokenEndpointContext ctx;
+};
+
 TokenSet FromTokens(oauth::TokenSet tokens, std::int64_t now_us) {
     TokenSet out;
     out.access_token = std::move(tokens.access_token);
@@ -60,30 +79,16 @@ Result<oauth::ParResponse> HttpOAuthBackend::PushAuthorization(const oauth::Auth
 Result<TokenSet> HttpOAuthBackend::ExchangeCode(const AuthServerEndpoints& server, const OAuthClient& client,
                                                 std::string_view code, std::string_view code_verifier,
                                                 const crypto::PrivateKey& dpop_key) {
-    auto md = Metadata(server);
-    oauth::TokenEndpointContext ctx;
-    ctx.server = &md;
-    ctx.client_id = client.client_id;
-    if (client.key != nullptr) ctx.client_auth = oauth::ClientAuth{client.key, client.kid};
-    ctx.dpop_key = &dpop_key;
-    ctx.nonces = &nonces_;
-    ctx.clock = &clock_;
-    auto tokens = oauth::ExchangeCode(http_, ctx, code, client.redirect_uri, code_verifier);
+    TokenCall call(server, client, dpop_key, nonces_, clock_);
+    auto tokens = oauth::ExchangeCode(http_, call.ctx, code, client.redirect_uri, code_verifier);
     if (!tokens) return Fail(tokens.error());
     return FromTokens(std::move(*tokens), clock_.NowMicros());
 }
 
 Result<TokenSet> HttpOAuthBackend::Refresh(const AuthServerEndpoints& server, const OAuthClient& client,
                                            std::string_view refresh_token, const crypto::PrivateKey& dpop_key) {
-    auto md = Metadata(server);
-    oauth::TokenEndpointContext ctx;
-    ctx.server = &md;
-    ctx.client_id = client.client_id;
-    if (client.key != nullptr) ctx.client_auth = oauth::ClientAuth{client.key, client.kid};
-    ctx.dpop_key = &dpop_key;
-    ctx.nonces = &nonces_;
-    ctx.clock = &clock_;
-    auto tokens = oauth::RefreshTokens(http_, ctx, refresh_token);
+    TokenCall call(server, client, dpop_key, nonces_, clock_);
+    auto tokens = oauth::RefreshTokens(http_, call.ctx, refresh_token);
     if (!tokens) return Fail(tokens.error());
     return FromTokens(std::move(*tokens), clock_.NowMicros());
 }
@@ -91,15 +96,8 @@ Result<TokenSet> HttpOAuthBackend::Refresh(const AuthServerEndpoints& server, co
 Status HttpOAuthBackend::Revoke(const AuthServerEndpoints& server, const OAuthClient& client, std::string_view token,
                                 const crypto::PrivateKey& dpop_key) {
     if (server.revocation_endpoint.empty()) return Ok();
-    auto md = Metadata(server);
-    oauth::TokenEndpointContext ctx;
-    ctx.server = &md;
-    ctx.client_id = client.client_id;
-    if (client.key != nullptr) ctx.client_auth = oauth::ClientAuth{client.key, client.kid};
-    ctx.dpop_key = &dpop_key;
-    ctx.nonces = &nonces_;
-    ctx.clock = &clock_;
-    return oauth::RevokeToken(http_, ctx, token);
+    TokenCall call(server, client, dpop_key, nonces_, clock_);
+    return oauth::RevokeToken(http_, call.ctx, token);
 }
 
 Result<std::string> HttpOAuthBackend::IssuerForPds(std::string_view pds_url) {
