@@ -56,6 +56,16 @@ Result<oauth::Discovery> HttpOAuthBackend::Discover(std::string_view pds_url) {
     return oauth::DiscoverFromPds(http_, pds_url);
 }
 
+Result<oauth::Discovery> HttpOAuthBackend::DiscoverIssuer(std::string_view issuer_url) {
+    auto origin = oauth::OriginOf(issuer_url);
+    if (!origin) return Fail(origin.error());
+    auto server = oauth::FetchAuthServerMetadata(http_, *origin);
+    if (!server) return Fail(server.error());
+    oauth::Discovery discovery;  // pds_origin stays empty: the URL named an authorization server, not a PDS
+    discovery.server = std::move(*server);
+    return discovery;
+}
+
 Result<oauth::ParResponse> HttpOAuthBackend::PushAuthorization(const oauth::AuthServerMetadata& server,
                                                                const oauth::ParRequest& request,
                                                                const crypto::PrivateKey& dpop_key) {

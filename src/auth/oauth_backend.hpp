@@ -56,6 +56,9 @@ class OAuthBackend {
   public:
     virtual ~OAuthBackend() = default;
     virtual Result<atproto::oauth::Discovery> Discover(std::string_view pds_url) = 0;
+    // A server URL typed at sign-in that is not a resource server may be an authorization server itself
+    // (atproto.md §6.3 step 4): its metadata, validated, with an empty pds_origin.
+    virtual Result<atproto::oauth::Discovery> DiscoverIssuer(std::string_view issuer_url) = 0;
     virtual Result<atproto::oauth::ParResponse> PushAuthorization(const atproto::oauth::AuthServerMetadata& server,
                                                                   const atproto::oauth::ParRequest& request,
                                                                   const atproto::crypto::PrivateKey& dpop_key) = 0;
@@ -85,6 +88,7 @@ class HttpOAuthBackend final : public OAuthBackend {
     void set_par_retry_delay(std::chrono::milliseconds delay) { par_retry_delay_ = delay; }
 
     Result<atproto::oauth::Discovery> Discover(std::string_view pds_url) override;
+    Result<atproto::oauth::Discovery> DiscoverIssuer(std::string_view issuer_url) override;
     Result<atproto::oauth::ParResponse> PushAuthorization(const atproto::oauth::AuthServerMetadata& server,
                                                           const atproto::oauth::ParRequest& request,
                                                           const atproto::crypto::PrivateKey& dpop_key) override;

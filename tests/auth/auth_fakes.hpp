@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,8 +61,24 @@ class FakeIdentity final : public IdentitySource {
 class FakeBackend final : public OAuthBackend {
   public:
     Result<oauth::Discovery> Discover(std::string_view pds_url) override {
+        if (issuer_only.count(std::string(pds_url))) {
+            return Fail(ErrorCode::kProtocol, "no resource server here",
+                        std::string(oauth::kAuthServerInvalid) + ": protected resource document status 400");
+        }
         oauth::Discovery d;
         d.pds_origin = std::string(pds_url);
+        d.server.issuer = std::string(kIssuer);
+        d.server.authorization_endpoint = std::string(kIssuer) + "/oauth/authorize";
+        d.server.token_endpoint = std::string(kIssuer) + "/oauth/token";
+        d.server.pushed_authorization_request_endpoint = std::string(kIssuer) + "/oauth/par";
+        d.server.revocation_endpoint = std::string(kIssuer) + "/oauth/revoke";
+        return d;
+    }
+    Result<oauth::Discovery> DiscoverIssuer(std::string_view issuer_url) override {
+        std::lock_guard lock(mu);
+        issuer_discoveries.emplace_back(issuer_url);
+        if (!issuer_only.count(std::string(issuer_url))) return Fail(ErrorCode::kNotFound, "no metadata");
+        oauth::Discovery d;
         d.server.issuer = std::string(kIssuer);
         d.server.authorization_endpoint = std::string(kIssuer) + "/oauth/authorize";
         d.server.token_endpoint = std::string(kIssuer) + "/oauth/token";
@@ -139,6 +156,8 @@ class FakeBackend final : public OAuthBackend {
     std::mutex mu;
     std::condition_variable cv;
     std::vector<oauth::ParRequest> pars;
+    std::set<std::string> issuer_only;  // server URLs that are authorization servers, not resource servers
+    std::vector<std::string> issuer_discoveries;
     std::map<std::string, TokenSet> codes;
     std::map<std::string, std::string> issuers;
     std::vector<std::string> revoked;

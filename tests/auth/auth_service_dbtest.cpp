@@ -293,6 +293,18 @@ TEST_P(AuthServiceTest, InvalidInputIsInvalidHandleAndStoresNoState) {
     EXPECT_TRUE(backend_.pars.empty());
 }
 
+TEST_P(AuthServiceTest, ServerUrlThatIsAnAuthorizationServerSignsInThroughIt) {  // atproto.md §6.3 step 4
+    backend_.issuer_only.insert("https://entryway.example");
+    auto started = service_->StartLogin("https://entryway.example", std::nullopt);
+    ASSERT_TRUE(started) << started.error().code << ": " << started.error().detail;
+    EXPECT_EQ(backend_.issuer_discoveries, std::vector<std::string>{"https://entryway.example"});
+    ASSERT_EQ(backend_.pars.size(), 1u);
+    EXPECT_FALSE(backend_.pars.back().login_hint.has_value());
+    // The account's own PDS (from its DID document) must name this issuer; then the sign-in completes.
+    auto location = Complete(*started, kAlice);
+    EXPECT_NE(QueryOf(location)["exchange_token"], "") << location;
+}
+
 TEST_P(AuthServiceTest, ReturnToIsKeptOnlyWhenRelative) {
     EXPECT_EQ(PathOf(SignIn("alice.test", kAlice, "/tracks/12?x=1")), "/tracks/12");
     for (std::string bad :

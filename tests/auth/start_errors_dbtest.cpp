@@ -34,6 +34,10 @@ class FailingDiscovery final : public OAuthBackend {
         ++discoveries;
         return tl::unexpected(error);
     }
+    Result<oauth::Discovery> DiscoverIssuer(std::string_view) override {
+        ++issuer_discoveries;
+        return tl::unexpected(error);
+    }
     Result<oauth::ParResponse> PushAuthorization(const oauth::AuthServerMetadata&, const oauth::ParRequest&,
                                                  const crypto::PrivateKey&) override {
         ++pars;
@@ -56,6 +60,7 @@ class FailingDiscovery final : public OAuthBackend {
 
     Error error{ErrorCode::kInternal, "not scripted", ""};
     int discoveries = 0;
+    int issuer_discoveries = 0;
     int pars = 0;
     oauth::DpopNonceCache cache;
 };
@@ -137,6 +142,9 @@ TEST_P(StartErrorsTest, InvalidAuthorizationServerMetadataIsAuthServerInvalid) {
                            std::string(oauth::kAuthServerInvalid) + ": protected resource names 2 servers"};
     ExpectStartFails("alice.test", 400, "auth_server_invalid");
     EXPECT_EQ(backend_.discoveries, 1);
+    EXPECT_EQ(backend_.issuer_discoveries, 0);  // a resolved account's PDS is never taken for an AS
+    ExpectStartFails("https://pds.example", 400, "auth_server_invalid");  // a typed URL: tried as an AS too
+    EXPECT_EQ(backend_.issuer_discoveries, 1);
 }
 
 TEST_P(StartErrorsTest, UnreachablePdsIsPdsError) {
