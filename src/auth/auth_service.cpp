@@ -384,10 +384,11 @@ struct AuthService::Impl {
         auto target = ResolveInput(options.input);
         if (!target) return tl::unexpected(target.error());
         auto discovery = backend.Discover(target->pds_url);
-        if (!discovery && !target->expected_did && !discovery.error().detail.starts_with("ssrf_blocked")) {
+        if (!discovery && !target->expected_did && discovery.error().code == ErrorCode::kProtocol) {
             // A typed server URL that is not a resource server may be the authorization server itself
             // (atproto.md §6.3 step 4, e.g. an entryway). The callback still checks that the account's own PDS
-            // names this issuer. When neither works, the resource-server error is the one reported.
+            // names this issuer. When neither works, the resource-server error is the one reported. Transport
+            // failures and SSRF refusals are final (no second wait on a dead or forbidden host).
             if (auto as_issuer = backend.DiscoverIssuer(target->pds_url)) discovery = std::move(as_issuer);
         }
         if (!discovery) {
