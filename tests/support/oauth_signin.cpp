@@ -1,34 +1,26 @@
 #include "support/oauth_signin.hpp"
 
-#include <curl/curl.h>
-
-#include <algorithm>
 #include <cctype>
-#include <memory>
-#include <mutex>
+#include <chrono>
 #include <utility>
 #include <vector>
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
+#include "support/web_client.hpp"
+
 namespace plyr::testing {
 namespace {
 
 constexpr std::string_view kUserAgent = "plyr-test-signin";
 
-struct CurlResponse {
+struct StepResponse {
     long status = 0;
     std::vector<std::string> set_cookies;
     std::string location;
     std::string body;
 };
-
-std::string Lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
 
 std::string_view Trim(std::string_view text) {
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -44,68 +36,31 @@ std::string Snippet(std::string_view body) {
     return out;
 }
 
-size_t OnBody(char* data, size_t size, size_t count, void* user) {
-    static_cast<CurlResponse*>(user)->body.append(data, size * count);
-    return size * count;
-}
+using HeaderLines = std::vector<std::string>;
 
-size_t OnHeader(char* data, size_t size, size_t count, void* user) {
-    auto* response = static_cast<CurlResponse*>(user);
-    std::string_view line(data, size * count);
-    if (line.rfind("HTTP/", 0) == 0) {  // a new response (after 100 Continue): start over
-        response->set_cookies.clear();
-        response->location.clear();
-    }
-    const auto colon = line.find(':');
-    if (colon != std::string_view::npos) {
-        const std::string name = Lower(Trim(line.substr(0, colon)));
-        const std::string_view value = Trim(line.substr(colon + 1));
-        if (name == "set-cookie") response->set_cookies.emplace_back(value);
-        if (name == "location") response->location = std::string(value);
-    }
-    return size * count;
-}
-
-using Headers = std::vector<std::string>;
-
-Result<CurlResponse> Send(const std::string& method, const std::string& url, const Headers& headers,
+// One request through the suite's browser-like client (redirects not followed, every header kept); the cookies
+// come from the caller's SignInCookieJar as an explicit Cookie header, so the WebClient's own jar stays unused.
+Result<StepResponse> Send(const std::string& method, const std::string& url, const HeaderLines& headers,
                           const std::string* body, long timeout_ms) {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
-    if (!curl) return Fail(ErrorCode::kInternal, "curl_easy_init failed");
-    curl_slist* list = nullptr;
-    for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
-    list = curl_slist_append(list, "Expect:");
-    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> list_guard(list, &curl_slist_free_all);
-    CurlResponse response;
-    CURL* h = curl.get();
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
-    if (body != nullptr) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->data());
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+    plyr::testing::Headers fields;
+    for (const auto& line : headers) {
+        const auto colon = line.find(':');
+        fields[line.substr(0, colon)] = std::string(Trim(std::string_view(line).substr(colon + 1)));
     }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, std::string(kUserAgent).c_str());
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &OnBody);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &response);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &OnHeader);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &response);
-    const CURLcode rc = curl_easy_perform(h);
-    if (rc != CURLE_OK) {
-        return Fail(ErrorCode::kUnavailable, "sign-in request failed",
-                    method + " " + url + ": " + curl_easy_strerror(rc));
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+    fields["User-Agent"] = std::string(kUserAgent);
+    WebClient client;
+    auto answer = client.Request(method, url, fields, body != nullptr ? *body : std::string(),
+                                 std::chrono::milliseconds(timeout_ms));
+    if (!answer) return Fail(ErrorCode::kUnavailable, "sign-in request failed", method + " " + url);
+    StepResponse response;
+    response.status = answer->status;
+    response.set_cookies = answer->Headers("set-cookie");
+    response.location = answer->Header("location");
+    response.body = std::move(answer->body);
     return response;
 }
 
-tl::unexpected<Error> StepFailed(std::string_view step, const CurlResponse& response) {
+tl::unexpected<Error> StepFailed(std::string_view step, const StepResponse& response) {
     return Fail(ErrorCode::kProtocol, "headless sign-in failed",
                 std::string(step) + ": status " + std::to_string(response.status) + ": " + Snippet(response.body));
 }
@@ -132,26 +87,12 @@ std::optional<std::string> PercentDecode(std::string_view text) {
 }  // namespace
 
 void SignInCookieJar::Update(std::string_view set_cookie) {
-    const auto semicolon = set_cookie.find(';');
-    const std::string_view pair = set_cookie.substr(0, semicolon);
-    const auto eq = pair.find('=');
-    if (eq == std::string_view::npos) return;
-    const std::string name(Trim(pair.substr(0, eq)));
-    const std::string value(Trim(pair.substr(eq + 1)));
-    bool expired = value.empty();
-    if (semicolon != std::string_view::npos) {
-        std::string_view attrs = set_cookie.substr(semicolon + 1);
-        while (!attrs.empty()) {
-            const auto next = attrs.find(';');
-            if (Lower(Trim(attrs.substr(0, next))) == "max-age=0") expired = true;
-            attrs = next == std::string_view::npos ? std::string_view{} : attrs.substr(next + 1);
-        }
-    }
-    if (name.empty()) return;
-    if (expired) {
-        cookies_.erase(name);
+    auto cookie = ParseSetCookie(std::string(set_cookie));
+    if (!cookie || cookie->name.empty()) return;
+    if (cookie->value.empty() || cookie->Clears()) {
+        cookies_.erase(cookie->name);
     } else {
-        cookies_[name] = value;
+        cookies_[cookie->name] = cookie->value;
     }
 }
 
@@ -180,7 +121,7 @@ Result<std::string> SignInAndConsent(std::string_view authorize_url, std::string
 
     SignInCookieJar local_jar;
     SignInCookieJar& jar = options.jar != nullptr ? *options.jar : local_jar;
-    auto keep_cookies = [&](const CurlResponse& r) {
+    auto keep_cookies = [&](const StepResponse& r) {
         for (const auto& c : r.set_cookies) jar.Update(c);
     };
 
@@ -195,16 +136,16 @@ Result<std::string> SignInAndConsent(std::string_view authorize_url, std::string
     if (!jar.Get("csrf-token")) return StepFailed("GET authorize page (no csrf-token cookie)", *page);
 
     auto api = [&](std::string_view endpoint, const boost::json::object& body,
-                   std::optional<std::string> bearer) -> Result<CurlResponse> {
-        Headers headers = {"Content-Type: application/json",
-                           "Accept: application/json",
-                           "Origin: " + origin,
-                           "Referer: " + authorize,
-                           "Sec-Fetch-Mode: same-origin",
-                           "Sec-Fetch-Site: same-origin",
-                           "Sec-Fetch-Dest: empty",
-                           "X-CSRF-Token: " + jar.Get("csrf-token").value_or(""),
-                           "Cookie: " + jar.Header()};
+                   std::optional<std::string> bearer) -> Result<StepResponse> {
+        HeaderLines headers = {"Content-Type: application/json",
+                               "Accept: application/json",
+                               "Origin: " + origin,
+                               "Referer: " + authorize,
+                               "Sec-Fetch-Mode: same-origin",
+                               "Sec-Fetch-Site: same-origin",
+                               "Sec-Fetch-Dest: empty",
+                               "X-CSRF-Token: " + jar.Get("csrf-token").value_or(""),
+                               "Cookie: " + jar.Header()};
         if (bearer) headers.push_back("Authorization: Bearer " + *bearer);
         const std::string payload = boost::json::serialize(body);
         auto r = Send("POST", origin + "/@atproto/oauth-provider/~api" + std::string(endpoint), headers, &payload,
@@ -212,7 +153,7 @@ Result<std::string> SignInAndConsent(std::string_view authorize_url, std::string
         if (r) keep_cookies(*r);
         return r;
     };
-    auto json_of = [](const CurlResponse& r) -> std::optional<boost::json::object> {
+    auto json_of = [](const StepResponse& r) -> std::optional<boost::json::object> {
         boost::system::error_code ec;
         auto value = boost::json::parse(r.body, ec);
         if (ec || !value.is_object()) return std::nullopt;
