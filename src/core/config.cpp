@@ -118,6 +118,8 @@ const std::vector<SettingInfo> kSettings = {
     {"TRANSCODER_ENABLED", "true", "jobs", "transcode non-web formats"},
     {"TRANSCODER_TARGET_FORMAT", "mp3", "jobs", "web rendition format"},
     {"TRANSCODER_TIMEOUT_SECONDS", "600", "jobs", "transcode wall-clock limit"},
+    {"PDS_AUDIO_UPLOADS_ENABLED", "true", "jobs",
+     "also upload the playable audio to the artist's PDS as the record's audioBlob"},
     {"TEAL_ENABLED", "true", "integrations", "teal.fm scrobbling"},
 };
 
@@ -470,6 +472,7 @@ Result<Config> LoadConfig(const Environment& merged) {
         {"S3_FORCE_PATH_STYLE", &c.s3.force_path_style},
         {"WORKER_IN_PROCESS", &c.worker_in_process},
         {"TRANSCODER_ENABLED", &c.transcoder_enabled},
+        {"PDS_AUDIO_UPLOADS_ENABLED", &c.pds_audio_uploads_enabled},
         {"TEAL_ENABLED", &c.teal_enabled},
         {"ATPROTO_USE_PERMISSION_SETS", &c.atproto_use_permission_sets},
         {"RATE_LIMIT_ENABLED", &c.rate_limit_enabled},

@@ -123,6 +123,7 @@ struct Config {
     bool transcoder_enabled = true;
     std::string transcoder_target_format = "mp3";
     int transcoder_timeout_seconds = 600;
+    bool pds_audio_uploads_enabled = true;
 
     // features
     bool teal_enabled = true;
