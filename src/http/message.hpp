@@ -104,16 +104,51 @@ struct FileBody {
     std::uint64_t length = 0;
 };
 
+// A response body produced piece by piece after the head is sent: SSE streams, object bodies proxied from S3.
+//
+// Contract (server side, see docs/http.md "Streamed responses"):
+// - The server writes the head, then calls `next()` and writes what it returns, again and again, on the
+//   connection's strand. A chunk is written completely before `next()` is called again (back-pressure: a slow
+//   client slows the producer). An empty string writes nothing and `next()` is called again.
+// - `std::nullopt` = the body is complete. An error = abort: the connection is closed without finishing the
+//   body (a chunked body lacks its last-chunk, a sized one is short), so the client sees a failed transfer,
+//   never a silently truncated one; the error is logged.
+// - Framing: `length` set → `Content-Length: length`, and the producer must yield exactly that many bytes
+//   (fewer or more → abort as above). Unset → `Transfer-Encoding: chunked` (HTTP/1.1) or a close-delimited
+//   body (HTTP/1.0).
+// - HEAD requests and bodiless statuses (1xx, 204, 304) never call `next()`; the StreamBody is just destroyed.
+// - Ending early: when the client goes away (a write fails, or the server sees the peer close while `next()` is
+//   pending), when graceful shutdown reaches an `ends_on_shutdown` stream, or at the shutdown grace deadline,
+//   the server stops: a pending `next()` receives a terminal cancellation on its awaited operation (asio timers
+//   and sockets complete with operation_aborted — await cancellable operations, not blocking work), the server
+//   never calls `next()` again and destroys the StreamBody (and so whatever `next` captured) soon after. That
+//   destruction is how a producer learns nobody listens: release subscriptions in destructors.
+// - Timeouts: header/idle/body timeouts do not apply while streaming; `write_timeout` applies to each chunk
+//   write (a client that stops reading is cut). `ends_on_shutdown` streams (SSE) are ended cleanly (last-chunk,
+//   then close) as soon as Server::Stop() begins; other streams may run until the shutdown grace deadline.
+// - The request that produced the response outlives the stream; `next` may refer to it.
+// - Metrics/access log count the bytes actually written (payload, without chunk framing).
+struct StreamBody {
+    std::function<boost::asio::awaitable<Result<std::optional<std::string>>>()> next;
+    std::optional<std::uint64_t> length;  // known total size (proxied objects); nullopt = chunked
+    bool ends_on_shutdown = false;        // true for endless streams (SSE): cut cleanly at Server::Stop()
+};
+
 struct Response {
     int status = 200;
     Headers headers;
     std::string body;
-    std::optional<FileBody> file;  // when set, `body` is ignored
+    std::optional<FileBody> file;      // when set, `body` is ignored
+    std::optional<StreamBody> stream;  // when set, `body` and `file` are ignored
     bool close_connection = false;
 
     Response() = default;
     explicit Response(int s) : status(s) {}
-    std::uint64_t BodySize() const { return file ? file->length : body.size(); }
+    // The Content-Length the server will send; for a stream without a known length, 0 (it is chunked).
+    std::uint64_t BodySize() const {
+        if (stream) return stream->length.value_or(0);
+        return file ? file->length : body.size();
+    }
 };
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
