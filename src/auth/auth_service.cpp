@@ -21,6 +21,7 @@
 #include "atproto/xrpc/repo.hpp"
 #include "core/encoding.hpp"
 #include "core/log.hpp"
+#include "pds/outbox.hpp"
 #include "storage/repos/artist_repo.hpp"
 
 namespace plyr::auth {
@@ -694,6 +695,13 @@ struct AuthService::Impl {
             if (auto old = sessions.Get(*delete_after, now); old && *old) RevokeSession(**old);
             (void)sessions.Delete(*delete_after);
         }
+        // Writes parked for want of a usable grant can go now (product.md §6.5 "released at the next sign-in").
+        // Best effort: a failure here must not undo the sign-in; the entries wait for the next one.
+        if (auto released = pds::ReleaseBlocked(db, ns.did, now); !released) {
+            log::Error("auth.outbox_release_failed", {{"did", ns.did}, {"error", released.error().ToString()}});
+        } else if (*released > 0) {
+            log::Info("auth.outbox_released", {{"did", ns.did}, {"entries", *released}});
+        }
         std::string exchange = core::Base64UrlEncode(core::RandomBytes(32));
         if (auto st = exchanges.Insert(exchange, ns.session_id, ns.is_developer_token, now,
                                        now + kExchangeLifetimeMicros, secrets->binding_hash);
@@ -1312,6 +1320,37 @@ AuthResult<std::unique_ptr<PdsSession>> AuthService::OpenPdsSession(const Authen
     auto bundle = Bundle::Parse(current.session.oauth);
     if (!bundle) return tl::unexpected(Internal(bundle.error()));
     return std::unique_ptr<PdsSession>(std::make_unique<BoundPdsSession>(*impl_, current.session, bundle->pds_url));
+}
+
+Result<std::unique_ptr<PdsSession>> AuthService::OpenPdsSessionForDid(std::string_view did) {
+    const std::int64_t now = impl_->clock.NowMicros();
+    // Browser sessions before developer tokens, then the most recently used; never a session being deleted.
+    auto hashes = impl_->db.ReadValue<std::vector<std::string>>([&](storage::db::Connection& c)
+                                                                    -> Result<std::vector<std::string>> {
+        auto rows = c.Query(
+            "SELECT session_hash FROM user_sessions WHERE did = $1 AND expires_at > $2 AND (refresh_expires_at IS NULL "
+            "OR refresh_expires_at > $2) AND NOT deleting ORDER BY is_developer_token, last_used_at DESC, created_at "
+            "DESC",
+            {std::string(did), now});
+        if (!rows) return Fail(std::move(rows.error()));
+        std::vector<std::string> out;
+        for (const auto& row : *rows) out.push_back(row.Text(0));
+        return out;
+    });
+    if (!hashes) return Fail(std::move(hashes.error()));
+    for (const auto& hash : *hashes) {
+        auto session = impl_->sessions.Get(hash, now);
+        // A row that cannot be decrypted (rotated key) or parsed is unusable, not fatal: try the next one.
+        if (!session) {
+            if (session.error().code == ErrorCode::kPermissionDenied) continue;
+            return Fail(std::move(session.error()));
+        }
+        if (!*session || (*session)->deleting) continue;
+        auto bundle = Bundle::Parse((*session)->oauth);
+        if (!bundle) continue;
+        return std::unique_ptr<PdsSession>(std::make_unique<BoundPdsSession>(*impl_, **session, bundle->pds_url));
+    }
+    return tl::unexpected(pds::NoSessionError(did));
 }
 
 AuthResult<void> AuthService::ForceRefresh(const AuthenticatedSession& current) {

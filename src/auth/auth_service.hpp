@@ -40,6 +40,7 @@
 #include "core/secret_box.hpp"
 #include "net/http_client.hpp"
 #include "net/offload.hpp"
+#include "pds/session_provider.hpp"
 #include "storage/db/db.hpp"
 #include "storage/repos/auth_repos.hpp"
 
@@ -172,12 +173,13 @@ inline constexpr std::int64_t kExchangeLifetimeMicros = 60LL * 1'000'000;
 // per-origin nonce cache), tokens refreshed when < 60 s remain or once after invalid_token — serialised by the
 // session row's refresh lease across processes, new tokens committed before use — and `session_expired`
 // (atproto::oauth::IsSessionExpired on the XrpcError) when the grant is gone (the session row is deleted).
-class PdsSession {
+// It is also the outbox's pds::SessionHandle (AuthSessionProvider below).
+class PdsSession : public pds::SessionHandle {
   public:
-    virtual ~PdsSession() = default;
-    virtual const std::string& did() const = 0;
+    ~PdsSession() override = default;
+    const std::string& did() const override = 0;
     virtual const std::string& pds_url() const = 0;
-    virtual const atproto::oauth::PdsSession& session() const = 0;
+    const atproto::oauth::PdsSession& session() const override = 0;
 };
 
 // Runs `call(const XrpcClient&)` on the session (see atproto::oauth::PdsSession::Run).
@@ -252,6 +254,10 @@ class AuthService {
 
     // The session-bound PDS client (401 session_expired when the grant is gone).
     AuthResult<std::unique_ptr<PdsSession>> OpenPdsSession(const AuthenticatedSession& current);
+    // The session-bound PDS client of a DID, without a request (the outbox, background jobs; product.md §6.5):
+    // the DID's most recently used live session, browser sessions before developer tokens, sessions marked
+    // `deleting` never. kPermissionDenied "no_session" (pds::IsNoSession) when there is none.
+    Result<std::unique_ptr<PdsSession>> OpenPdsSessionForDid(std::string_view did);
     // Forces a token refresh now (test route). 401 session_expired on invalid_grant.
     AuthResult<void> ForceRefresh(const AuthenticatedSession& current);
 
@@ -267,6 +273,20 @@ class AuthService {
     std::string base_scope_;
     std::string scope_universe_;
     std::unique_ptr<Impl> impl_;
+};
+
+// The outbox's SessionProvider over AuthService::OpenPdsSessionForDid. The service must outlive it.
+class AuthSessionProvider final : public pds::SessionProvider {
+  public:
+    explicit AuthSessionProvider(AuthService& service) : service_(service) {}
+    Result<std::unique_ptr<pds::SessionHandle>> OpenForDid(std::string_view did) override {
+        auto session = service_.OpenPdsSessionForDid(did);
+        if (!session) return Fail(std::move(session.error()));
+        return std::unique_ptr<pds::SessionHandle>(std::move(*session));
+    }
+
+  private:
+    AuthService& service_;
 };
 
 }  // namespace plyr::auth

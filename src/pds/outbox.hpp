@@ -60,9 +60,9 @@ struct EnqueueOutcome {
 
 Result<EnqueueOutcome> EnqueueWrite(db::Connection& tx, const OutboxWrite& write, std::int64_t now);
 
-// Cancels the live pending / blocked_auth entry of (did, collection, rkey); an in_flight one is left to finish
-// (its worker cannot be stopped mid-request) but loses its superseding changes. Returns true when an entry was
-// cancelled.
+// Cancels the live pending / blocked_auth entry of (did, collection, rkey). An in_flight entry is left alone: its
+// worker cannot be stopped mid-request, and a change queued behind it is still sent — built from the DB, so an
+// entity that is gone by then becomes a delete. Returns true when an entry was cancelled.
 Result<bool> CancelPending(db::Connection& tx, std::string_view did, std::string_view collection, std::string_view rkey,
                            std::int64_t now);
 // Every live pending / blocked_auth entry of the DID (account deletion). Returns how many.

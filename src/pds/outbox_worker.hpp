@@ -19,7 +19,9 @@
 //   applied to the entity.
 // - Threads: Start() runs a dispatcher thread and `concurrency` sender threads; all blocking work happens on
 //   them (never on an I/O thread). Stop(deadline) stops claiming, waits for in-flight sends until the deadline,
-//   then returns; entries whose send did not finish keep their lease and return to pending when it expires.
+//   then joins the threads (a send already talking to the PDS is not interrupted: its XRPC timeouts bound the
+//   wait). Claimed entries that never started are given back (pending, due now, not counted). Leases of entries
+//   being sent are extended every lease/3, so a slow PDS does not hand the entry to a second worker.
 //   DrainOnce() (tests, `plyr worker --once`) claims and sends everything due now on the calling thread and
 //   returns how many entries it processed; do not mix it with Start().
 // - Logs (`outbox.*`) carry the entry id, DID, collection, rkey, outcome, error class and status — never
@@ -30,16 +32,19 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "atproto/xrpc/xrpc_client.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
 #include "pds/outbox.hpp"
@@ -110,25 +115,44 @@ class OutboxWorker {
     // Sends one claimed entry and records its outcome (exposed for tests).
     SendOutcome Send(const ClaimedEntry& claimed);
 
+    // Outcome counts since construction (logs and tests; the lead can export them as metrics).
+    struct Counters {
+        std::atomic<std::int64_t> done{0}, retry{0}, dead{0}, blocked_auth{0}, waiting{0}, superseded{0}, lease_lost{0};
+    };
+    const Counters& counters() const { return counters_; }
+
   private:
     void DispatchLoop();
+    void SenderLoop();
+    void Heartbeat();
+    SendOutcome Record(const ClaimedEntry& claimed, SendOutcome outcome, const std::string& sql_set,
+                       std::vector<storage::db::Value> params, const std::optional<std::string>& uri = std::nullopt,
+                       const std::optional<std::string>& cid = std::nullopt);
+    SendOutcome Failure(const ClaimedEntry& claimed, const atproto::xrpc::XrpcError& error);
+    SendOutcome Wait(const ClaimedEntry& claimed, std::chrono::microseconds delay, std::string_view why);
+    double Jitter();
 
     db::Db& db_;
     SessionProvider& sessions_;
     const core::Clock& clock_;
     Options options_;
     RecordSourceRegistry sources_;
+    Counters counters_;
 
     std::atomic<bool> running_{false};
     std::mutex mutex_;
-    std::condition_variable wake_;
+    std::condition_variable wake_;  // dispatcher: notify, a freed slot, stop
+    std::condition_variable work_;  // senders: a queued entry, stop
+    std::condition_variable idle_;  // Stop: the last send finished
     bool stop_ = false;
     bool notified_ = false;
-    std::set<std::string> busy_dids_;  // DIDs this process is sending for
-    int active_ = 0;
-    std::condition_variable idle_;
+    std::deque<ClaimedEntry> queue_;
+    std::vector<ClaimedEntry> active_;  // queued or sending (heartbeats)
+    std::set<std::string> busy_dids_;   // DIDs this process is sending for
     std::thread dispatcher_;
     std::vector<std::thread> senders_;
+    std::mutex jitter_mutex_;
+    std::mt19937_64 rng_;
 };
 
 }  // namespace plyr::pds

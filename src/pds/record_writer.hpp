@@ -24,6 +24,7 @@
 #include "atproto/xrpc/repo.hpp"
 #include "atproto/xrpc/xrpc_client.hpp"
 #include "core/result.hpp"
+#include "pds/session_provider.hpp"
 
 namespace plyr::pds {
 
