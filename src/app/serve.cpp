@@ -17,6 +17,7 @@
 #include "app/exit_codes.hpp"
 #include "app/public_config.hpp"
 #include "app/runtime.hpp"
+#include "app/services.hpp"
 #include "app/workers.hpp"
 #include "atproto/identity/did_resolver.hpp"
 #include "atproto/identity/handle_resolver.hpp"
@@ -183,66 +184,17 @@ int RunServe(const ServeOptions& options) {
     auto config = LoadConfigOrReport(options.overrides);
     if (!config) return kExitConfig;
 
-    std::error_code ec;
-    std::filesystem::create_directories(config->data_dir, ec);
-    if (ec) {
-        fmt::print(stderr, "plyr: cannot create DATA_DIR {}: {}\n", config->data_dir.string(), ec.message());
-        return kExitRuntime;
-    }
-    // Sign-in secrets (checked before the database is created or migrated): without an encryption key plyr refuses to
-    // start (exit 3), except in development mode where the key is generated once into DATA_DIR/secrets and reused, so a
-    // restart keeps every session.
-    auto secret_box = core::LoadSecretBox(*config);
-    if (!secret_box) {
-        fmt::print(stderr, "plyr: configuration error: {}\n", secret_box.error().message);
-        return ExitCodeFor(secret_box.error());
-    }
-    auto auth_settings = auth::AuthSettings::FromConfig(*config);
-    if (!auth_settings) {
-        fmt::print(stderr, "plyr: configuration error: {}\n", auth_settings.error().message);
-        return kExitConfig;
-    }
-    auto policy = net::PrivateNetworkPolicy::Parse(config->allow_private_network);
-    if (!policy) {
-        fmt::print(stderr, "plyr: configuration error: invalid ALLOW_PRIVATE_NETWORK: {}\n", policy.error().message);
-        return kExitConfig;
-    }
-
-    auto db = OpenDatabaseOrReport(*config);
-    if (!db) return kExitRuntime;
-    int exit_code = kExitOk;
-    if (config->auto_migrate && !MigrateOrReport(*db, exit_code)) return exit_code;
-
-    auto blobs = storage::blobs::Open(*config, storage::blobs::Bucket::kAudio);
-    if (!blobs) {
-        fmt::print(stderr, "plyr: storage error: {}\n", blobs.error().message);
-        return ExitCodeFor(blobs.error());
-    }
-
-    core::metrics::Registry metrics;
-    core::SystemClock clock;
+    std::unique_ptr<AppServices> app;
+    if (int built = BuildServices(*config, app); built != kExitOk) return built;
+    core::metrics::Registry& metrics = app->metrics;
+    core::SystemClock& clock = app->clock;
+    net::BlockingPool& blocking = *app->blocking;
     net::IoPool io(static_cast<std::size_t>(config->http_threads));
-    net::BlockingPool blocking(static_cast<std::size_t>(std::max(4, config->database_pool_size)));
-
-    net::CurlHttpClientOptions http_options;
-    http_options.policy = std::move(*policy);
-    http_options.metrics = &metrics;
-    net::CurlHttpClient outbound(std::move(http_options));
-    atproto::identity::HandleResolverOptions handle_options;
-    handle_options.service_url = config->handle_resolver_url;
-    atproto::identity::DefaultHandleResolver handle_resolver(outbound, handle_options);
-    atproto::identity::DidResolverOptions did_options;
-    did_options.plc_url = config->plc_directory_url;
-    atproto::identity::HttpDidResolver did_resolver(outbound, did_options);
-    atproto::identity::IdentityResolver identity_resolver(handle_resolver, did_resolver, clock);
-    auth::ResolverIdentitySource identity_source(identity_resolver);
-    auth::HttpOAuthBackend oauth_backend(outbound, clock);
-    auth::AuthService auth_service(std::move(*auth_settings), *db, *secret_box, outbound, identity_source,
-                                   oauth_backend, clock, blocking);
+    auth::AuthService& auth_service = *app->auth_service;
 
     http::Router router;
     auto openapi_doc = std::make_shared<std::string>();
-    Services services{*config, *db, **blobs, metrics, blocking};
+    Services services{*config, *app->db, *app->audio_store, metrics, blocking};
     if (auto added = AddMetaRoutes(router, services, openapi_doc); !added) {
         fmt::print(stderr, "plyr: internal error registering routes: {}\n", added.error().ToString());
         return kExitRuntime;
@@ -297,7 +249,7 @@ int RunServe(const ServeOptions& options) {
 
     std::unique_ptr<jobs::WorkerPool> workers;
     if (config->worker_in_process && config->worker_concurrency > 0) {
-        auto started = StartWorkers(*config, *db, clock, {});
+        auto started = StartWorkers(*app, {});
         if (!started) {
             fmt::print(stderr, "plyr: cannot start job workers: {}\n", started.error().ToString());
             server.Stop();

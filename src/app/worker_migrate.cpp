@@ -4,6 +4,7 @@
 #include "app/commands.hpp"
 #include "app/exit_codes.hpp"
 #include "app/runtime.hpp"
+#include "app/services.hpp"
 #include "app/workers.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
@@ -15,12 +16,9 @@ int RunWorker(const WorkerOptions& options) {
     BlockShutdownSignals();
     auto config = LoadConfigOrReport(options.overrides);
     if (!config) return kExitConfig;
-    auto db = OpenDatabaseOrReport(*config);
-    if (!db) return kExitRuntime;
-    int exit_code = kExitOk;
-    if (config->auto_migrate && !MigrateOrReport(*db, exit_code)) return exit_code;
-    core::SystemClock clock;
-    auto workers = StartWorkers(*config, *db, clock, options.types);
+    std::unique_ptr<AppServices> app;
+    if (int built = BuildServices(*config, app); built != kExitOk) return built;
+    auto workers = StartWorkers(*app, options.types);
     if (!workers) {
         fmt::print(stderr, "plyr: cannot start job workers: {}\n", workers.error().message);
         return ExitCodeFor(workers.error());

@@ -14,8 +14,9 @@
 
 namespace plyr::app {
 
+struct AppServices;
+
 // Registers every job type, starts the pool. `types` empty = all registered types.
-Result<std::unique_ptr<jobs::WorkerPool>> StartWorkers(const core::Config& config, storage::db::Db& db,
-                                                       const core::Clock& clock, const std::vector<std::string>& types);
+Result<std::unique_ptr<jobs::WorkerPool>> StartWorkers(AppServices& services, const std::vector<std::string>& types);
 
 }  // namespace plyr::app

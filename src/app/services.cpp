@@ -1,0 +1,91 @@
+#include "app/services.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "app/exit_codes.hpp"
+#include "app/runtime.hpp"
+#include "atproto/lexicon/embedded.hpp"
+#include "core/keyring.hpp"
+
+namespace plyr::app {
+
+int BuildServices(const core::Config& config, std::unique_ptr<AppServices>& out) {
+    std::error_code ec;
+    std::filesystem::create_directories(config.data_dir, ec);
+    if (ec) {
+        fmt::print(stderr, "plyr: cannot create DATA_DIR {}: {}\n", config.data_dir.string(), ec.message());
+        return kExitRuntime;
+    }
+    auto services = std::make_unique<AppServices>(config);
+    // Sign-in secrets are checked before the database is created or migrated: without an encryption key plyr refuses
+    // to start (exit 3), except in development mode where the key is generated once into DATA_DIR/secrets.
+    auto secret_box = core::LoadSecretBox(config);
+    if (!secret_box) {
+        fmt::print(stderr, "plyr: configuration error: {}\n", secret_box.error().message);
+        return ExitCodeFor(secret_box.error());
+    }
+    services->secret_box.emplace(std::move(*secret_box));
+    auto auth_settings = auth::AuthSettings::FromConfig(config);
+    if (!auth_settings) {
+        fmt::print(stderr, "plyr: configuration error: {}\n", auth_settings.error().message);
+        return kExitConfig;
+    }
+    auto policy = net::PrivateNetworkPolicy::Parse(config.allow_private_network);
+    if (!policy) {
+        fmt::print(stderr, "plyr: configuration error: invalid ALLOW_PRIVATE_NETWORK: {}\n", policy.error().message);
+        return kExitConfig;
+    }
+    auto lexicons = atproto::lexicon::EmbeddedCatalog(config.atproto_app_namespace);
+    if (!lexicons) {
+        fmt::print(stderr, "plyr: configuration error: ATPROTO_APP_NAMESPACE: {}\n", lexicons.error().message);
+        return kExitConfig;
+    }
+    services->lexicons = std::make_unique<atproto::lexicon::Catalog>(std::move(*lexicons));
+
+    services->db = OpenDatabaseOrReport(config);
+    if (!services->db) return kExitRuntime;
+    int exit_code = kExitOk;
+    if (config.auto_migrate && !MigrateOrReport(*services->db, exit_code)) return exit_code;
+
+    using storage::blobs::Bucket;
+    for (auto [bucket, target] :
+         {std::pair{Bucket::kAudio, &services->audio_store}, std::pair{Bucket::kPrivate, &services->private_store},
+          std::pair{Bucket::kImages, &services->image_store}}) {
+        auto store = storage::blobs::Open(config, bucket);
+        if (!store) {
+            fmt::print(stderr, "plyr: storage error: {}\n", store.error().message);
+            return ExitCodeFor(store.error());
+        }
+        *target = std::move(*store);
+    }
+
+    services->blocking =
+        std::make_unique<net::BlockingPool>(static_cast<std::size_t>(std::max(4, config.database_pool_size)));
+    net::CurlHttpClientOptions http_options;
+    http_options.policy = std::move(*policy);
+    http_options.metrics = &services->metrics;
+    services->outbound = std::make_unique<net::CurlHttpClient>(std::move(http_options));
+    atproto::identity::HandleResolverOptions handle_options;
+    handle_options.service_url = config.handle_resolver_url;
+    services->handle_resolver =
+        std::make_unique<atproto::identity::DefaultHandleResolver>(*services->outbound, handle_options);
+    atproto::identity::DidResolverOptions did_options;
+    did_options.plc_url = config.plc_directory_url;
+    services->did_resolver = std::make_unique<atproto::identity::HttpDidResolver>(*services->outbound, did_options);
+    services->identity_resolver = std::make_unique<atproto::identity::IdentityResolver>(
+        *services->handle_resolver, *services->did_resolver, services->clock);
+    services->identity_source = std::make_unique<auth::ResolverIdentitySource>(*services->identity_resolver);
+    services->oauth_backend = std::make_unique<auth::HttpOAuthBackend>(*services->outbound, services->clock);
+    services->auth_service = std::make_unique<auth::AuthService>(
+        std::move(*auth_settings), *services->db, *services->secret_box, *services->outbound,
+        *services->identity_source, *services->oauth_backend, services->clock, *services->blocking);
+    services->sandbox = std::make_unique<media::Sandbox>(media::SandboxOptionsFromConfig(config));
+    out = std::move(services);
+    return kExitOk;
+}
+
+}  // namespace plyr::app
