@@ -2,6 +2,7 @@
 #include "http/server.hpp"
 
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <atomic>
@@ -12,6 +13,7 @@
 #include <ctime>
 #include <mutex>
 #include <optional>
+#include <tuple>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -19,8 +21,10 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -77,7 +81,19 @@ struct Connection {
     bool idle = false;                 // waiting for the next request; touched only on the strand
     bool finished = false;             // the connection coroutine has ended; strand only
     asio::cancellation_signal cancel;  // emitted (on the strand) when shutdown runs out of grace
+    // While a streamed body waits for its producer, the watcher's wake-up timer (strand only): Stop() cancels
+    // it and the socket wait so the watcher re-checks `stopping_`.
+    asio::steady_timer* stream_wake = nullptr;
 };
+
+// What went out for one response: payload bytes (no head, no chunk framing) and whether the body is complete.
+struct Written {
+    bool complete = false;
+    std::uint64_t bytes = 0;
+};
+
+// Why a streamed body stopped waiting for its producer.
+enum class StreamStop { kPeerGone, kShutdown, kCancelled };
 
 struct Outcome {
     bool keep_alive = false;
@@ -221,8 +237,10 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     asio::awaitable<void> RunConnection(std::shared_ptr<Connection> connection);
     asio::awaitable<void> Refuse(std::shared_ptr<Connection> connection);
     asio::awaitable<Outcome> ServeOne(Connection& connection);
-    asio::awaitable<std::optional<std::uint64_t>> WriteResponse(Connection& connection, Response& response,
-                                                                bool keep_alive, bool head, unsigned version);
+    asio::awaitable<Written> WriteResponse(Connection& connection, Response& response, bool keep_alive, bool head,
+                                           unsigned version);
+    asio::awaitable<Written> WriteStream(Connection& connection, StreamBody& body, bool chunked);
+    asio::awaitable<StreamStop> WatchStream(Connection& connection, bool ends_on_shutdown);
     asio::awaitable<bool> SendFile(Connection& connection, const FileBody& body);
     asio::awaitable<void> Close(Connection& connection, bool linger);
     void Finalize(const Request* request, Response& response, const std::string& request_id) const;
@@ -456,7 +474,7 @@ asio::awaitable<Outcome> Server::Impl::ServeOne(Connection& c) {
             request.request_id = ChooseRequestId(std::nullopt);
             Finalize(nullptr, response, request.request_id);
             auto written = co_await WriteResponse(c, response, false, false, 11);
-            Record(request, "(malformed)", status, written.value_or(0), start);
+            Record(request, "(malformed)", status, written.bytes, start);
             co_return Outcome{false, true};
         }
         // Timeout (slowloris), EOF or reset: nothing sensible to answer.
@@ -596,14 +614,16 @@ asio::awaitable<Outcome> Server::Impl::ServeOne(Connection& c) {
 
     if (response->close_connection || body_pending || stopping_) keep_alive = false;
     Finalize(&request, *response, request.request_id);
+    if (response->stream && !response->stream->length && !head_request && request.version < 11) {
+        keep_alive = false;  // HTTP/1.0 has no chunked coding: the body ends when the connection does
+    }
     auto written = co_await WriteResponse(c, *response, keep_alive, head_request, request.version);
-    Record(request, route_label, response->status, written.value_or(0), start);
-    co_return Outcome{keep_alive && written.has_value() && !stopping_, body_pending};
+    Record(request, route_label, response->status, written.bytes, start);
+    co_return Outcome{keep_alive && written.complete && !stopping_, body_pending};
 }
 
-asio::awaitable<std::optional<std::uint64_t>> Server::Impl::WriteResponse(Connection& c, Response& response,
-                                                                          bool keep_alive, bool head,
-                                                                          unsigned version) {
+asio::awaitable<Written> Server::Impl::WriteResponse(Connection& c, Response& response, bool keep_alive, bool head,
+                                                     unsigned version) {
     bhttp::response<bhttp::empty_body> message{static_cast<bhttp::status>(response.status), version};
     for (const auto& [name, value] : response.headers.entries()) {
         // A CR or LF from handler data would split the response: drop such a header rather than send it.
@@ -615,24 +635,143 @@ asio::awaitable<std::optional<std::uint64_t>> Server::Impl::WriteResponse(Connec
         message.insert(name, value);
     }
     const bool bodiless_status = response.status / 100 == 1 || response.status == 204 || response.status == 304;
+    const bool stream = response.stream.has_value() && !bodiless_status;
+    const bool chunked = stream && !response.stream->length && version >= 11;
     const std::uint64_t size = bodiless_status ? 0 : response.BodySize();
-    if (!bodiless_status) message.content_length(size);
+    if (stream && !response.stream->length) {
+        // Chunked (HTTP/1.1) or close-delimited (HTTP/1.0): no Content-Length. HEAD gets neither framing header.
+        if (chunked && !head) message.chunked(true);
+    } else if (!bodiless_status) {
+        message.content_length(size);
+    }
     message.keep_alive(keep_alive);
 
     bhttp::response_serializer<bhttp::empty_body> serializer{message};
     c.stream.expires_after(options_.write_timeout);
     auto [ec, n] = co_await bhttp::async_write_header(c.stream, serializer, kTuple);
-    if (ec) co_return std::nullopt;
-    if (head || size == 0) co_return std::uint64_t{0};
+    if (ec) co_return Written{};
+    if (head || bodiless_status) co_return Written{true, 0};
+    if (stream) co_return co_await WriteStream(c, *response.stream, chunked);
+    if (size == 0) co_return Written{true, 0};
 
     if (response.file) {
-        if (!co_await SendFile(c, *response.file)) co_return std::nullopt;
-        co_return size;
+        if (!co_await SendFile(c, *response.file)) co_return Written{};
+        co_return Written{true, size};
     }
     c.stream.expires_after(options_.write_timeout);
     auto [body_ec, body_n] = co_await asio::async_write(c.stream, asio::buffer(response.body), kTuple);
-    if (body_ec) co_return std::nullopt;
-    co_return size;
+    if (body_ec) co_return Written{false, body_n};
+    co_return Written{true, size};
+}
+
+asio::awaitable<Written> Server::Impl::WriteStream(Connection& c, StreamBody& body, bool chunked) {
+    Written written;
+    auto executor = c.stream.get_executor();
+    auto abort = [&](std::string_view reason, std::string_view detail = {}) {
+        log::Warn("http_stream_aborted",
+                  {{"remote", c.remote}, {"reason", reason}, {"detail", detail}, {"bytes", written.bytes}});
+        // The caller closes the connection (written.complete stays false): the client sees a failed transfer.
+    };
+    if (!body.next) {
+        abort("no_producer");
+        co_return written;
+    }
+    while (true) {
+        if (body.ends_on_shutdown && stopping_) break;
+        // Wait for the producer while watching the peer (and, for endless streams, shutdown): the first to
+        // finish cancels the other. The group waits for both, so `next` is not running once this returns.
+        c.stream.expires_never();
+        auto [order, next_error, next_result, watch_error, watch_result] =
+            co_await asio::experimental::make_parallel_group(
+                asio::co_spawn(executor, body.next(), asio::deferred),
+                asio::co_spawn(executor, WatchStream(c, body.ends_on_shutdown), asio::deferred))
+                .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+        if (order[0] != 0) {
+            if (watch_result == StreamStop::kShutdown) break;
+            if (watch_result == StreamStop::kPeerGone) log::Info("http_stream_client_gone", {{"remote", c.remote}});
+            co_return written;
+        }
+        if (next_error) {
+            std::string what = "non-standard exception";
+            try {
+                std::rethrow_exception(next_error);
+            } catch (const std::exception& e) {
+                what = e.what();
+            } catch (...) {
+            }
+            abort("producer_exception", what);
+            co_return written;
+        }
+        if (!next_result) {
+            abort("producer_error", next_result.error().message);
+            co_return written;
+        }
+        if (!*next_result) break;  // the producer is done
+        const std::string& chunk = **next_result;
+        if (chunk.empty()) continue;
+        if (body.length && written.bytes + chunk.size() > *body.length) {
+            abort("stream_longer_than_length");
+            co_return written;
+        }
+        c.stream.expires_after(options_.write_timeout);
+        if (chunked) {
+            std::string size_line = fmt::format("{:x}\r\n", chunk.size());
+            std::array<asio::const_buffer, 3> buffers{asio::buffer(size_line), asio::buffer(chunk),
+                                                      asio::buffer(std::string_view("\r\n"))};
+            auto [write_ec, n] = co_await asio::async_write(c.stream, buffers, kTuple);
+            if (write_ec) co_return written;
+        } else {
+            auto [write_ec, n] = co_await asio::async_write(c.stream, asio::buffer(chunk), kTuple);
+            written.bytes += n;
+            if (write_ec) co_return written;
+            continue;
+        }
+        written.bytes += chunk.size();
+    }
+    if (body.length && written.bytes != *body.length) {
+        abort("stream_shorter_than_length");
+        co_return written;
+    }
+    if (chunked) {
+        c.stream.expires_after(options_.write_timeout);
+        auto [end_ec, n] = co_await asio::async_write(c.stream, asio::buffer(std::string_view("0\r\n\r\n")), kTuple);
+        if (end_ec) co_return written;
+    }
+    written.complete = true;
+    co_return written;
+}
+
+asio::awaitable<StreamStop> Server::Impl::WatchStream(Connection& c, bool ends_on_shutdown) {
+    auto& socket = c.stream.socket();
+    asio::steady_timer wake(c.stream.get_executor(), asio::steady_timer::time_point::max());
+    c.stream_wake = &wake;
+    struct Unregister {
+        Connection& c;
+        ~Unregister() { c.stream_wake = nullptr; }
+    } unregister{c};
+    bool data_pending = false;  // the client sent more (a pipelined request): EOF is no longer visible
+    while (true) {
+        if (ends_on_shutdown && stopping_) co_return StreamStop::kShutdown;
+        boost::system::error_code ec;
+        if (data_pending) {
+            std::tie(ec) = co_await wake.async_wait(kTuple);
+        } else {
+            std::tie(ec) = co_await socket.async_wait(tcp::socket::wait_read, kTuple);
+        }
+        auto state = co_await asio::this_coro::cancellation_state;
+        if (state.cancelled() != asio::cancellation_type::none) co_return StreamStop::kCancelled;
+        if (ec == asio::error::operation_aborted) {
+            wake.expires_at(asio::steady_timer::time_point::max());
+            continue;  // Stop() woke us: re-check `stopping_`
+        }
+        if (ec) co_return StreamStop::kPeerGone;
+        if (data_pending) continue;
+        char probe = 0;
+        ssize_t got = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (got == 0) co_return StreamStop::kPeerGone;
+        if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return StreamStop::kPeerGone;
+        if (got > 0) data_pending = true;
+    }
 }
 
 asio::awaitable<bool> Server::Impl::SendFile(Connection& c, const FileBody& body) {
@@ -690,6 +829,12 @@ void Server::Impl::Stop() {
     for (auto& [raw, connection] : connections_) {
         asio::post(connection->stream.get_executor(), [connection = connection] {
             if (connection->idle) connection->stream.cancel();
+            if (connection->stream_wake != nullptr) {
+                // A stream waiting for its producer: wake its watcher so it sees `stopping_`.
+                connection->stream_wake->cancel();
+                boost::system::error_code ignored;
+                connection->stream.socket().cancel(ignored);
+            }
         });
     }
     auto drained = [this] { return connections_.empty() && !accepting_; };

@@ -141,6 +141,8 @@ class TestConnection {
     }
 
     std::string& buffered() { return buffer_; }
+    // Waits for more bytes (appended to buffered()); false on timeout, EOF or error.
+    bool ReadMore(std::chrono::milliseconds timeout) { return Fill(std::chrono::steady_clock::now() + timeout); }
 
   private:
     int PollRead(std::chrono::steady_clock::time_point deadline) {
