@@ -534,11 +534,15 @@ Result<FeedPage> TrackRepository::ListFeed(db::Connection& conn, const FeedQuery
 }
 
 Result<OwnerPage> TrackRepository::ListByArtistForOwner(db::Connection& conn, const OwnerListQuery& query) {
+    // ASCII-only case folding on both engines: SQLite's lower() folds ASCII only, PostgreSQL's folds by locale.
+    const std::string folded_title =
+        IsPg(conn) ? "translate(t.title, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+                   : "lower(t.title)";
     std::string where = "t.artist_did = $1";
     std::vector<db::Value> params{query.artist_did};
     if (!query.q.empty()) {
         params.emplace_back(LikeContains(query.q));
-        where += " AND lower(t.title) LIKE $2 ESCAPE '\\'";
+        where += fmt::format(" AND {} LIKE $2 ESCAPE '\\'", folded_title);
     }
 
     auto count = conn.Query(fmt::format("SELECT COUNT(*) FROM tracks t WHERE {}", where), params);
@@ -551,7 +555,7 @@ Result<OwnerPage> TrackRepository::ListByArtistForOwner(db::Connection& conn, co
             order = "t.created_at DESC, t.id DESC";
             break;
         case OwnerSort::kTitle:
-            order = IsPg(conn) ? "lower(t.title) COLLATE \"C\" ASC, t.id DESC" : "lower(t.title) ASC, t.id DESC";
+            order = fmt::format("{}{} ASC, t.id DESC", folded_title, IsPg(conn) ? " COLLATE \"C\"" : "");
             break;
         case OwnerSort::kPlays:
             order = "t.play_count DESC, t.id DESC";

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <barrier>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "track_repos_fixture.hpp"
 
@@ -103,6 +107,34 @@ TEST_P(PlayRepoTest, ANewListenInsideTheWindowIsRecordedButNotCounted) {
     EXPECT_FALSE(MustPlay(kAlice, kNow + 2 * kTtl, std::string(kListen2)).counted);
     EXPECT_TRUE(MustPlay(kAlice, kNow + 2 * kTtl, std::string(kListen3)).counted);
     EXPECT_EQ(GetTrack(track_)->play_count, 2);
+}
+
+TEST_P(PlayRepoTest, ConcurrentPlaysOfOneListenerCountOnce) {
+    constexpr int kThreads = 4;
+    std::barrier start(kThreads);
+    std::atomic<int> counted{0};
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+        threads.emplace_back([&] {
+            start.arrive_and_wait();
+            PlayInput in;
+            in.listener_key = kAlice;
+            in.track_id = track_;
+            in.ttl_us = kTtl;
+            in.now = kNow;
+            auto r = db_->WriteValue<PlayOutcome>([&](db::Connection& c) { return PlayRepository::RecordPlay(c, in); });
+            if (!r) {
+                ++failures;
+            } else if (r->counted) {
+                ++counted;
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(counted.load(), 1);
+    EXPECT_EQ(GetTrack(track_)->play_count, 1);
 }
 
 TEST_P(PlayRepoTest, PlayOfAnUnknownTrackIsNotFoundAndWritesNothing) {

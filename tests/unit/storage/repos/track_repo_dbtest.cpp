@@ -643,6 +643,23 @@ TEST_P(TrackRepoTest, OwnerListShowsEveryStateFiltersByTitleAndSorts) {
     EXPECT_EQ(Ids(list(paged).rows), (std::vector<std::int64_t>{id3}));
 }
 
+TEST_P(TrackRepoTest, OwnerSearchFoldsAsciiCaseOnlyOnBothEngines) {
+    NewTrack t = MakeTrack(kAlice, 1);
+    t.title = "École ABC";
+    auto id = Reserve(t);
+    auto search = [&](const std::string& q) {
+        OwnerListQuery query;
+        query.artist_did = kAlice;
+        query.q = q;
+        auto r = InRead<OwnerPage>([&](db::Connection& c) { return TrackRepository::ListByArtistForOwner(c, query); });
+        EXPECT_TRUE(r) << r.error().ToString();
+        return r ? Ids(r->rows) : std::vector<std::int64_t>{};
+    };
+    EXPECT_EQ(search("abc"), (std::vector<std::int64_t>{id}));
+    EXPECT_EQ(search("ÉCOLE"), (std::vector<std::int64_t>{id}));
+    EXPECT_TRUE(search("école").empty());  // "é" is not folded to "É" on either engine
+}
+
 TEST(OwnerSortTest, ParsesTheThreeSortNames) {
     EXPECT_EQ(ParseOwnerSort("recent"), OwnerSort::kRecent);
     EXPECT_EQ(ParseOwnerSort("title"), OwnerSort::kTitle);
