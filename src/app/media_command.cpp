@@ -18,6 +18,7 @@
 #include <boost/json/value.hpp>
 
 #include "app/exit_codes.hpp"
+#include "media/analyse.hpp"
 #include "media/probe.hpp"
 #include "media/sandbox.hpp"
 
@@ -57,6 +58,30 @@ int Probe(const MediaCommand& c) {
         return Refuse(media::ProbeErrorCode(info.error()), info.error().message);
     }
     std::printf("%s\n", media::ProbeInfoToJson(*info).c_str());
+    std::fflush(stdout);
+    return kExitOk;
+}
+
+int Analyse(const MediaCommand& c) {
+    media::AnalyseOptions options;
+    options.limits.max_duration_seconds = c.max_duration_seconds;
+    options.limits.max_channels = c.max_channels;
+    options.limits.min_sample_rate = c.min_sample_rate;
+    options.limits.max_sample_rate = c.max_sample_rate;
+    options.out_dir = c.out_dir;
+    if (!c.rendition.empty()) options.rendition_format = c.rendition;
+    // The parent reads these lines as they come (Sandbox::Run on_stderr_line) for the job's progress.
+    auto progress = [](double fraction) {
+        std::fprintf(stderr, "progress %.3f\n", fraction);
+        std::fflush(stderr);
+    };
+    auto result = media::AnalyseFile(c.file, options, progress);
+    if (!result) {
+        std::fprintf(stderr, "analyse: %s\n", result.error().ToString().c_str());
+        if (result.error().code == ErrorCode::kUnavailable) return media::kChildExitResource;
+        return Refuse(media::AnalyseErrorCode(result.error()), result.error().message);
+    }
+    std::printf("%s\n", media::AnalysisToJson(*result, c.out_dir).c_str());
     std::fflush(stdout);
     return kExitOk;
 }
@@ -103,6 +128,17 @@ void AddMediaCommand(CLI::App& cli, MediaCommand& c) {
     c.probe->add_option("--min-sample-rate", c.min_sample_rate)->check(CLI::Range(1, 100'000'000));
     c.probe->add_option("--max-sample-rate", c.max_sample_rate)->check(CLI::Range(1, 100'000'000));
     c.probe->add_option("file", c.file)->required();
+    c.analyse = c.media->add_subcommand("analyse",
+                                        "decode one audio file once: loudness, peaks, fingerprint, "
+                                        "optional mp3 rendition; one JSON line");
+    c.analyse->add_option("--max-duration-seconds", c.max_duration_seconds)->check(CLI::Range(1, 7 * 86400));
+    c.analyse->add_option("--max-channels", c.max_channels)->check(CLI::Range(1, 1024));
+    c.analyse->add_option("--min-sample-rate", c.min_sample_rate)->check(CLI::Range(1, 100'000'000));
+    c.analyse->add_option("--max-sample-rate", c.max_sample_rate)->check(CLI::Range(1, 100'000'000));
+    c.analyse->add_option("--rendition", c.rendition)->check(CLI::IsMember({"mp3"}));
+    c.analyse->add_option("--out-dir", c.out_dir)->required();
+    c.analyse->add_option("file", c.file)->required();
+    AddMediaArtCommands(*c.media, c.art);
     c.sleep = c.media->add_subcommand("sleep", "test only");
     c.sleep->add_option("ms", c.sleep_ms)->required()->check(CLI::Range(0, 3'600'000));
     c.crash = c.media->add_subcommand("crash", "test only");
@@ -119,6 +155,8 @@ int RunMediaCommand(const MediaCommand& c) {
     av_log_set_level(AV_LOG_ERROR);
     try {
         if (*c.probe) return Probe(c);
+        if (*c.analyse) return Analyse(c);
+        if (MediaArtCommandSelected(c.art)) return RunMediaArtCommand(c.art);
         if (!TestModesEnabled()) {
             std::fprintf(stderr, "plyr media: test modes need PLYR_ENABLE_TEST_JOBS=1\n");
             return kExitUsage;

@@ -5,11 +5,16 @@
 //
 //   plyr media probe [--max-duration-seconds N] [--max-channels N] [--min-sample-rate N]
 //                    [--max-sample-rate N] -- <file>
+//   plyr media analyse [the probe's limits] [--rendition mp3] --out-dir <dir> -- <file>
+//       one decode pass (media/analyse.hpp); files in <dir>, `progress <fraction>` lines on stderr
+//   plyr media image … | tags …   artwork and tags (app/media_command_art.hpp)
 //   plyr media sleep <ms> | spin | crash | alloc <MiB> | env | flood   test-only (PLYR_ENABLE_TEST_JOBS=1), for the
 //   sandbox tests; `env` prints {"env":[names…],"fds":[open descriptors…]} so tests can see what the child inherited
 
 #include <cstdint>
 #include <string>
+
+#include "app/media_command_art.hpp"
 
 namespace CLI {
 class App;
@@ -20,6 +25,7 @@ namespace plyr::app {
 struct MediaCommand {
     CLI::App* media = nullptr;
     CLI::App* probe = nullptr;
+    CLI::App* analyse = nullptr;
     CLI::App* sleep = nullptr;
     CLI::App* crash = nullptr;
     CLI::App* alloc = nullptr;
@@ -33,6 +39,9 @@ struct MediaCommand {
     int max_sample_rate = 384000;
     std::int64_t sleep_ms = 0;
     std::int64_t alloc_mib = 0;
+    std::string out_dir;    // analyse
+    std::string rendition;  // analyse: "" or "mp3"
+    MediaArtCommand art;
 };
 
 // Registers the hidden `media` subcommand on `cli`; `command` must outlive parsing.

@@ -87,18 +87,24 @@ struct AnalysisResult {
 // play as uploaded.
 bool NeedsWebRendition(const ProbeInfo& info);
 
-// Child side: the whole pass over `path`, writing the output files into options.out_dir. on_progress gets the
+// Child side: the whole pass over `path`, writing the output files into options.out_dir (on failure the files it
+// may have created there are removed again). on_progress gets the
 // fraction of the input read so far (0..1, from the demuxer's byte position: never from header durations).
 // Runs FFmpeg on untrusted bytes: only inside the sandbox child.
 Result<AnalysisResult> AnalyseFile(const std::string& path, const AnalyseOptions& options,
                                    const std::function<void(double fraction)>& on_progress = {});
+
+// Removes peaks_low.bin, peaks_high.bin, fingerprint.bin and rendition.mp3 from out_dir (missing ones are fine).
+void RemoveAnalysisOutputs(const std::string& out_dir);
 
 // The child's one JSON line (files referenced by path, not inlined) and its strict parent-side inverse, which
 // also reads and checks the referenced files. out_dir must be the directory the child was given.
 std::string AnalysisToJson(const AnalysisResult& result, const std::string& out_dir);
 Result<AnalysisResult> AnalysisFromJson(std::string_view json, const std::string& out_dir, const ProbeLimits& limits);
 
-// Parent side: runs `plyr media analyse` in the sandbox. on_progress (called on this thread) gets 0..1.
+// Parent side: runs `plyr media analyse` in the sandbox. on_progress (called on this thread) gets 0..1. On failure
+// the output files are removed from out_dir (the child may have died mid-write); on success the rendition stays
+// for the caller to move and the other files may be deleted (their contents are in the result).
 Result<AnalysisResult> Analyse(Sandbox& sandbox, const std::string& input, const AnalyseOptions& options,
                                const SandboxLimits& limits, std::function<void(double fraction)> on_progress = {});
 

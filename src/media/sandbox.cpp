@@ -34,6 +34,7 @@ namespace plyr::media {
 namespace {
 
 constexpr std::size_t kStderrTail = 8 * 1024;
+constexpr std::size_t kStderrLineMax = 4 * 1024;
 
 struct Fd {
     int fd = -1;
@@ -59,6 +60,7 @@ SandboxError Failure(SandboxFailure kind, std::string detail) {
 ErrorCode CodeForJobError(std::string_view code) {
     if (code == "unsupported_audio_format") return ErrorCode::kUnsupported;
     if (code == "audio_too_long") return ErrorCode::kTooLarge;
+    if (code == "transcode_failed") return ErrorCode::kInternal;  // AnalyseErrorCode reads the detail
     return ErrorCode::kInvalidArgument;
 }
 
@@ -153,7 +155,8 @@ void Sandbox::Release() {
     slot_free_.notify_one();
 }
 
-SandboxResult<std::string> Sandbox::Run(const std::vector<std::string>& args, const SandboxLimits& limits) {
+SandboxResult<std::string> Sandbox::Run(const std::vector<std::string>& args, const SandboxLimits& limits,
+                                        const std::function<void(std::string_view line)>& on_stderr_line) {
     ChildPlan plan;
     plan.argv_storage.push_back(executable_);
     plan.argv_storage.push_back("media");
@@ -214,6 +217,8 @@ SandboxResult<std::string> Sandbox::Run(const std::vector<std::string>& args, co
 
     std::string out;
     std::string err;
+    std::string err_line;  // the incomplete last line, for on_stderr_line
+    bool err_line_too_long = false;
     bool timed_out = false;
     bool too_much = false;
     auto remaining_ms = [&] {
@@ -245,6 +250,21 @@ SandboxResult<std::string> Sandbox::Run(const std::vector<std::string>& args, co
             } else {
                 err.append(buffer, static_cast<std::size_t>(got));
                 if (err.size() > 2 * kStderrTail) err.erase(0, err.size() - kStderrTail);
+                if (on_stderr_line) {
+                    std::string_view chunk(buffer, static_cast<std::size_t>(got));
+                    for (std::size_t nl; (nl = chunk.find('\n')) != std::string_view::npos;) {
+                        err_line.append(chunk.substr(0, nl));
+                        if (!err_line_too_long) on_stderr_line(err_line);
+                        err_line.clear();
+                        err_line_too_long = false;
+                        chunk.remove_prefix(nl + 1);
+                    }
+                    err_line.append(chunk);
+                    if (err_line.size() > kStderrLineMax) {
+                        err_line.clear();
+                        err_line_too_long = true;
+                    }
+                }
             }
         }
     }

@@ -23,8 +23,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -80,7 +82,10 @@ class Sandbox {
     Sandbox& operator=(const Sandbox&) = delete;
 
     // Runs `<executable> media <args…>` and returns its stdout (success: exit 0 and some output).
-    SandboxResult<std::string> Run(const std::vector<std::string>& args, const SandboxLimits& limits);
+    // on_stderr_line, when set, is called on this thread with every complete line the child writes to stderr
+    // (without the newline; lines longer than 4 KiB are dropped): the analysis child reports progress this way.
+    SandboxResult<std::string> Run(const std::vector<std::string>& args, const SandboxLimits& limits,
+                                   const std::function<void(std::string_view line)>& on_stderr_line = {});
 
     // `plyr media probe` on `path`. Every sandbox failure other than the child's own verdict is reported as
     // kInvalidArgument (job error code audio_unreadable, ProbeErrorCode) with the cause in Error::detail.
