@@ -195,7 +195,32 @@ Response ServeFile(const Request& request, const std::filesystem::path& path, st
 
 Response ServeFile(const Request& request, UniqueFd fd, FileInfo info, std::string_view content_type,
                    std::string_view cache_control) {
-    const std::string etag = StrongEtag(info);
+    FileServeOptions options;
+    options.content_type = content_type;
+    options.cache_control = cache_control;
+    return ServeFile(request, std::move(fd), info, options);
+}
+
+Result<FileInfo> StatFile(int fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return Fail(ErrorCode::kNotFound, "not found");
+    return FileInfo{static_cast<std::uint64_t>(st.st_size),
+                    static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
+std::string QuotedEtag(std::string_view opaque) {
+    std::string out;
+    out.reserve(opaque.size() + 2);
+    out += '"';
+    out += opaque;
+    out += '"';
+    return out;
+}
+
+Response ServeFile(const Request& request, UniqueFd fd, FileInfo info, const FileServeOptions& options) {
+    const std::string etag = options.etag.empty() ? StrongEtag(info) : std::string(options.etag);
+    const std::string_view content_type = options.content_type;
+    const std::string_view cache_control = options.cache_control;
     const std::int64_t mtime_seconds = info.mtime_ns / 1'000'000'000;
     const std::string last_modified = FormatHttpDate(mtime_seconds);
 
@@ -203,6 +228,9 @@ Response ServeFile(const Request& request, UniqueFd fd, FileInfo info, std::stri
         response.headers.Set("ETag", etag);
         response.headers.Set("Last-Modified", last_modified);
         if (!cache_control.empty()) response.headers.Set("Cache-Control", cache_control);
+        if (!options.content_disposition.empty()) {
+            response.headers.Set("Content-Disposition", options.content_disposition);
+        }
         response.headers.Set("Accept-Ranges", "bytes");
     };
 

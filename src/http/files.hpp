@@ -39,11 +39,28 @@ struct FileInfo {
 
 inline constexpr std::string_view kImmutableCacheControl = "public, max-age=31536000, immutable";
 
+// How a file answer is labelled (everything but the bytes and the Range/conditional logic).
+struct FileServeOptions {
+    std::string_view content_type = "application/octet-stream";
+    std::string_view cache_control;  // "" = no Cache-Control header
+    // The strong validator, quoted (`"0123456789abcdef"`), e.g. a content hash: /audio uses the file id
+    // (product.md §6.6 step 3). Empty = StrongEtag(info) (size-mtime). Must be a valid entity-tag.
+    std::string_view etag;
+    std::string_view content_disposition;  // e.g. "inline"; "" = none
+};
+
 Response ServeFile(const Request& request, const std::filesystem::path& path, std::string_view content_type,
                    std::string_view cache_control);
 // For callers that already hold the file open (e.g. a blob store that checked visibility first).
 Response ServeFile(const Request& request, UniqueFd fd, FileInfo info, std::string_view content_type,
                    std::string_view cache_control);
+// The same with explicit labels: /audio/{file_id} and /images/{image_id} pass their content-addressed ETag and
+// `Content-Disposition: inline`. 304/206/416/200 as above; the 304 carries the same validators and labels.
+Response ServeFile(const Request& request, UniqueFd fd, FileInfo info, const FileServeOptions& options);
+// fstat of an open descriptor: kNotFound unless it is a regular file.
+Result<FileInfo> StatFile(int fd);
+// `"` + opaque + `"`: a strong entity-tag from an id that is already safe (hex, base32…).
+std::string QuotedEtag(std::string_view opaque);
 
 std::string StrongEtag(const FileInfo& info);
 // IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT").

@@ -72,9 +72,11 @@ Response PreflightResponse(const Request& request, const CorsOptions& options) {
 
 void ApplyCors(const Request& request, Response& response, const CorsOptions& options) {
     if (IsMediaPath(request.path)) {
-        if (!request.Header("Origin")) return;
+        // Public bytes: `*` for everyone and never credentials. Sent even without Origin, so a shared cache that
+        // stored a plain <audio> fetch can serve it to a CORS fetch too (no Vary: Origin needed).
         response.headers.Set("Access-Control-Allow-Origin", "*");
         response.headers.Set("Access-Control-Expose-Headers", kMediaExposedHeaders);
+        response.headers.Remove("Access-Control-Allow-Credentials");
         return;
     }
     // The answer depends on Origin, so shared caches must key on it even when it is absent.
