@@ -17,6 +17,8 @@
 // Thread-safety: pure functions over immutable inputs.
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +28,8 @@
 #include "atproto/lexicon/catalog.hpp"
 #include "core/config.hpp"
 #include "core/result.hpp"
+#include "pds/record_source.hpp"
+#include "storage/db/db.hpp"
 
 namespace plyr::tracks {
 
@@ -75,5 +79,31 @@ std::string AudioUrl(const core::Config& config, std::string_view file_id, std::
 // product.md §3.2 imageUrl: S3 with a public image (else audio) bucket URL → {that}/images/{id}.{ext}, else
 // {PUBLIC_URL}/images/{id}.{ext}.
 std::string ImageUrl(const core::Config& config, std::string_view image_id, std::string_view ext);
+
+// The outbox's RecordSource for entity_type "track" (entity_id = the track id as decimal text): builds the record
+// at send time from the DB row (TrackRepository::GetViews: title, artist, album, image, features snapshots,
+// visibility) and the record on the PDS, or — when there is none — the row's record_extra, so audioBlob and foreign
+// fields survive a record that was lost. A missing row (deleted track) → nullopt (the put becomes a delete).
+// OnWritten stores uri/cid, publish_state published and record_extra (the unmanaged fields of the record built
+// last for that entity). Thread-safe (the last-built map is under a mutex).
+inline constexpr std::string_view kTrackEntityType = "track";
+
+class TrackRecordSource final : public pds::RecordSource {
+  public:
+    // Both must outlive the source.
+    TrackRecordSource(const core::Config& config, const atproto::lexicon::Catalog& catalog)
+        : config_(config), catalog_(catalog) {}
+
+    Result<pds::BuiltRecord> Build(storage::db::Db& db, const std::string& entity_id,
+                                   const std::optional<atproto::Value>& current_on_pds) override;
+    Status OnWritten(storage::db::Db& db, const std::string& entity_id, const std::string& uri,
+                     const std::string& cid) override;
+
+  private:
+    const core::Config& config_;
+    const atproto::lexicon::Catalog& catalog_;
+    std::mutex mutex_;
+    std::map<std::string, atproto::Value> last_built_;  // entity id → unmanaged fields of the last built record
+};
 
 }  // namespace plyr::tracks
