@@ -70,6 +70,7 @@ int Analyse(const MediaCommand& c) {
     options.limits.max_sample_rate = c.max_sample_rate;
     options.out_dir = c.out_dir;
     if (!c.rendition.empty()) options.rendition_format = c.rendition;
+    options.rendition_when_needed = c.rendition_when_needed;
     // The parent reads these lines as they come (Sandbox::Run on_stderr_line) for the job's progress.
     auto progress = [](double fraction) {
         std::fprintf(stderr, "progress %.3f\n", fraction);
@@ -136,6 +137,7 @@ void AddMediaCommand(CLI::App& cli, MediaCommand& c) {
     c.analyse->add_option("--min-sample-rate", c.min_sample_rate)->check(CLI::Range(1, 100'000'000));
     c.analyse->add_option("--max-sample-rate", c.max_sample_rate)->check(CLI::Range(1, 100'000'000));
     c.analyse->add_option("--rendition", c.rendition)->check(CLI::IsMember({"mp3"}));
+    c.analyse->add_flag("--rendition-when-needed", c.rendition_when_needed)->needs("--rendition");
     c.analyse->add_option("--out-dir", c.out_dir)->required();
     c.analyse->add_option("file", c.file)->required();
     AddMediaArtCommands(*c.media, c.art);

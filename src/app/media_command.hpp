@@ -5,7 +5,7 @@
 //
 //   plyr media probe [--max-duration-seconds N] [--max-channels N] [--min-sample-rate N]
 //                    [--max-sample-rate N] -- <file>
-//   plyr media analyse [the probe's limits] [--rendition mp3] --out-dir <dir> -- <file>
+//   plyr media analyse [the probe's limits] [--rendition mp3 [--rendition-when-needed]] --out-dir <dir> -- <file>
 //       one decode pass (media/analyse.hpp); files in <dir>, `progress <fraction>` lines on stderr
 //   plyr media image … | tags …   artwork and tags (app/media_command_art.hpp)
 //   plyr media sleep <ms> | spin | crash | alloc <MiB> | env | flood   test-only (PLYR_ENABLE_TEST_JOBS=1), for the
@@ -41,6 +41,7 @@ struct MediaCommand {
     std::int64_t alloc_mib = 0;
     std::string out_dir;    // analyse
     std::string rendition;  // analyse: "" or "mp3"
+    bool rendition_when_needed = false;
     MediaArtCommand art;
 };
 

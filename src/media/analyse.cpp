@@ -302,7 +302,7 @@ class Mp3Writer {
 // rate) is fixed at the first frame; a stream that changes shape later is resampled into it.
 class Pass {
   public:
-    explicit Pass(const AnalyseOptions& options) : options_(options) {}
+    Pass(const AnalyseOptions& options, bool rendition) : options_(options), rendition_(rendition) {}
     ~Pass() {
         av_channel_layout_uninit(&layout_);
         av_channel_layout_uninit(&in_layout_);
@@ -390,7 +390,7 @@ class Pass {
         if (!chroma_ || chromaprint_start(chroma_.get(), rate_, 1) != 1) {
             return Fail(ErrorCode::kInvalidArgument, "the audio file could not be read", "chromaprint_start");
         }
-        if (options_.rendition_format) {
+        if (rendition_) {
             mp3_ = std::make_unique<Mp3Writer>();
             PLYR_TRY_STATUS(mp3_->Open(RenditionPath(), layout_, rate_));
         }
@@ -441,6 +441,7 @@ class Pass {
     std::string RenditionPath() const { return (std::filesystem::path(options_.out_dir) / "rendition.mp3").string(); }
 
     const AnalyseOptions& options_;
+    bool rendition_ = false;
     bool started_ = false;
     AVChannelLayout layout_{};     // working layout
     AVChannelLayout in_layout_{};  // the input layout swr_ is configured for
@@ -478,8 +479,14 @@ Result<AnalysisResult> AnalyseInto(const std::string& path, const AnalyseOptions
 
     auto audio = detail::OpenAudio(path, options.limits);
     if (!audio) return tl::unexpected(audio.error());
+    // The stream's codec is known once it is open, before any decoding: enough to decide on the rendition.
+    ProbeInfo opened;
+    opened.format = std::string(AudioFormatName(audio->format));
+    opened.codec = avcodec_get_name(audio->codec->codec_id);
+    const bool rendition =
+        options.rendition_format.has_value() && (!options.rendition_when_needed || NeedsWebRendition(opened));
     AnalysisResult result;
-    Pass pass(options);
+    Pass pass(options, rendition);
     ++result.decode_passes;
     auto probe = detail::DecodeAll(
         *audio, options.limits, [&](const AVFrame& frame) { return pass.OnFrame(frame); }, on_progress);
@@ -498,7 +505,7 @@ Result<AnalysisResult> AnalyseInto(const std::string& path, const AnalyseOptions
     }
     PLYR_TRY_STATUS(WriteFile((dir / "fingerprint.bin").string(), fingerprint.data(), fingerprint.size()));
 
-    if (options.rendition_format) {
+    if (rendition) {
         Rendition rendition;
         rendition.path = (dir / "rendition.mp3").string();
         rendition.format = "mp3";

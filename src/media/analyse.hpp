@@ -20,7 +20,7 @@
 //   kInvalidArgument, kIo → audio_unreadable
 //   kInternal with detail "transcode_failed" (kTranscodeFailedDetail) → transcode_failed (the encoder or the
 //                      re-probe of the rendition failed; also any sandbox crash/limit/timeout while a rendition
-//                      was requested)
+//                      was certainly being made: always-mode, or a container that always needs one)
 //   kUnavailable     → only inside the child: allocation failure (exit kChildExitResource)
 // Thread-safety: AnalyseFile is reentrant (no shared state); Analyse is as thread-safe as the Sandbox (it is).
 // Blocking: Analyse blocks for the child's lifetime (use net::Offload).
@@ -46,7 +46,10 @@ inline constexpr std::string_view kTranscodeFailedDetail = "transcode_failed";
 struct AnalyseOptions {
     ProbeLimits limits;
     std::optional<std::string> rendition_format;  // "mp3" when the playable form must be a web rendition
-    std::string out_dir;                          // existing directory the child writes its files into
+    // With rendition_format set: true = make the rendition only when NeedsWebRendition holds for the opened
+    // stream (container + codec, known before decoding), so one call serves every upload; false = always.
+    bool rendition_when_needed = false;
+    std::string out_dir;  // existing directory the child writes its files into
 };
 
 struct PeakSet {

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <optional>
 #include <tuple>
@@ -19,6 +20,7 @@
 
 #include "core/json_strict.hpp"
 #include "media/analyse.hpp"
+#include "media/sniff.hpp"
 
 namespace plyr::media {
 namespace {
@@ -237,8 +239,9 @@ Result<AnalysisResult> AnalysisFromJson(std::string_view json, const std::string
 }
 
 namespace {
-Result<AnalysisResult> RunChild(Sandbox& sandbox, const std::vector<std::string>& args, const AnalyseOptions& options,
-                                const SandboxLimits& limits, const std::function<void(std::string_view)>& on_line);
+Result<AnalysisResult> RunChild(Sandbox& sandbox, const std::vector<std::string>& args, const std::string& input,
+                                const AnalyseOptions& options, const SandboxLimits& limits,
+                                const std::function<void(std::string_view)>& on_line);
 }  // namespace
 
 Result<AnalysisResult> Analyse(Sandbox& sandbox, const std::string& input, const AnalyseOptions& options,
@@ -258,6 +261,7 @@ Result<AnalysisResult> Analyse(Sandbox& sandbox, const std::string& input, const
     if (options.rendition_format) {
         args.push_back("--rendition");
         args.push_back(*options.rendition_format);
+        if (options.rendition_when_needed) args.push_back("--rendition-when-needed");
     }
     args.push_back("--");
     args.push_back(input);
@@ -276,20 +280,34 @@ Result<AnalysisResult> Analyse(Sandbox& sandbox, const std::string& input, const
     }
     // Leftovers of an earlier, interrupted run of the same job would make the child refuse to create its files.
     RemoveAnalysisOutputs(options.out_dir);
-    auto result = RunChild(sandbox, args, options, limits, on_line);
+    auto result = RunChild(sandbox, args, input, options, limits, on_line);
     if (!result) RemoveAnalysisOutputs(options.out_dir);
     return result;
 }
 
 namespace {
 
-Result<AnalysisResult> RunChild(Sandbox& sandbox, const std::vector<std::string>& args, const AnalyseOptions& options,
-                                const SandboxLimits& limits, const std::function<void(std::string_view)>& on_line) {
+// Whether the child was making a rendition, judged without trusting the child: always when asked to; when only
+// needed, if the sniffed container always needs one (aiff, ogg, webm; m4a and wav depend on the codec).
+bool RenditionCertain(const std::string& input, const AnalyseOptions& options) {
+    if (!options.rendition_format) return false;
+    if (!options.rendition_when_needed) return true;
+    std::string head(kSniffBytes, '\0');
+    std::ifstream in(input, std::ios::binary);
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(std::max<std::streamsize>(0, in.gcount())));
+    const AudioFormat format = SniffAudio(head);
+    return format == AudioFormat::kAiff || format == AudioFormat::kOgg || format == AudioFormat::kWebm;
+}
+
+Result<AnalysisResult> RunChild(Sandbox& sandbox, const std::vector<std::string>& args, const std::string& input,
+                                const AnalyseOptions& options, const SandboxLimits& limits,
+                                const std::function<void(std::string_view)>& on_line) {
     const ProbeLimits& p = options.limits;
     // A crash, limit breach or timeout is audio_unreadable, or transcode_failed while a rendition was asked for
     // (product.md §6.17): the encoder is then the likeliest reason the child ran out of time or file size.
     auto sandbox_failure = [&](std::string detail) -> tl::unexpected<Error> {
-        if (options.rendition_format) {
+        if (RenditionCertain(input, options)) {
             return Fail(ErrorCode::kInternal, "the web rendition could not be made",
                         fmt::format("{}: {}", kTranscodeFailedDetail, detail));
         }
@@ -303,7 +321,9 @@ Result<AnalysisResult> RunChild(Sandbox& sandbox, const std::vector<std::string>
     }
     auto result = AnalysisFromJson(*out, options.out_dir, p);
     if (!result) return sandbox_failure(fmt::format("media sandbox bad_output: {}", result.error().detail));
-    if (options.rendition_format.has_value() != result->rendition.has_value()) {
+    const bool expected =
+        options.rendition_format.has_value() && (!options.rendition_when_needed || NeedsWebRendition(result->probe));
+    if (expected != result->rendition.has_value()) {
         return sandbox_failure("media sandbox bad_output: rendition missing or unexpected");
     }
     return result;

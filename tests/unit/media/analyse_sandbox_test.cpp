@@ -120,6 +120,27 @@ TEST(AnalyseSandbox, FileSizeLimitDuringARenditionIsTranscodeFailed) {
     EXPECT_EQ(AnalyseErrorCode(r.error()), "transcode_failed") << r.error().ToString();
 }
 
+TEST(AnalyseSandbox, RenditionWhenNeededThroughTheChild) {
+    for (const auto& [fixture, needed] : {std::pair{"alac.m4a", true}, std::pair{"aac.m4a", false}}) {
+        TempDir dir;
+        AnalyseOptions options = Options(dir, true);
+        options.rendition_when_needed = true;
+        auto r = Analyse(TestSandbox(), Audio(fixture), options, TestLimits());
+        ASSERT_TRUE(r) << fixture << ": " << r.error().ToString();
+        EXPECT_EQ(r->rendition.has_value(), needed) << fixture;
+    }
+    // A container that always needs a rendition: a limit breach is the transcode's failure.
+    TempDir dir;
+    AnalyseOptions options = Options(dir, true);
+    options.rendition_when_needed = true;
+    SandboxLimits tight = TestLimits();
+    tight.file_size_bytes = 20'000;
+    auto aiff = Analyse(TestSandbox(), Audio("sine.aiff"), options, tight);
+    ASSERT_FALSE(aiff);
+    EXPECT_EQ(AnalyseErrorCode(aiff.error()), "transcode_failed") << aiff.error().ToString();
+    EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
 TEST(AnalyseSandbox, SandboxFailureWithoutARenditionIsAudioUnreadable) {
     TempDir dir;
     SandboxLimits tight = TestLimits();

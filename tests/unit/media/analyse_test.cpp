@@ -260,6 +260,23 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, AnalyseEveryFormat,
                              return name;
                          });
 
+TEST(AnalyseFile, RenditionWhenNeededFollowsTheOpenedCodec) {
+    for (const auto& [fixture, needed] :
+         {std::pair{"alac.m4a", true}, std::pair{"aac.m4a", false}, std::pair{"sine.wav", false},
+          std::pair{"vorbis.ogg", true}, std::pair{"sine.mp3", false}, std::pair{"noise.flac", false}}) {
+        TempDir dir;
+        AnalyseOptions options;
+        options.out_dir = dir.str();
+        options.rendition_format = "mp3";
+        options.rendition_when_needed = true;
+        auto r = AnalyseFile(Audio(fixture), options);
+        ASSERT_TRUE(r) << fixture << ": " << r.error().ToString();
+        EXPECT_EQ(r->rendition.has_value(), needed) << fixture;
+        EXPECT_EQ(NeedsWebRendition(r->probe), needed) << fixture;
+        EXPECT_EQ(std::filesystem::exists(dir.path() / "rendition.mp3"), needed) << fixture;
+    }
+}
+
 TEST(AnalyseFile, WavHeaderClaimingTenHoursAnalysesTheTwoSecondsWithSmallPeaks) {
     TempDir dir;
     auto r = AnalyseAt(Audio("liar.wav"), dir);
