@@ -423,18 +423,7 @@ void OutboxWorker::Stop(std::chrono::steady_clock::time_point deadline) {
     wake_.notify_all();
     work_.notify_all();
     // Entries claimed but never started go back at once (not counted) instead of waiting for their lease.
-    for (const auto& c : unstarted) {
-        const std::int64_t now = clock_.NowMicros();
-        (void)db_.Write([&](db::Connection& tx) -> Status {
-            auto n = tx.Exec(
-                "UPDATE pds_outbox SET status = 'pending', lease_owner = NULL, lease_until = NULL, next_attempt_at = "
-                "$3, updated_at = $3 WHERE id = $1 AND status = 'in_flight' AND (lease_owner = $2 OR lease_owner IS "
-                "NULL)",
-                {c.entry.id, c.lease_owner, now});
-            if (!n) return Fail(std::move(n.error()));
-            return Ok();
-        });
-    }
+    GiveBack(std::vector<ClaimedEntry>(unstarted.begin(), unstarted.end()));
     {
         std::unique_lock lock(mutex_);
         idle_.wait_until(lock, deadline, [&] { return active_.empty(); });
@@ -444,6 +433,24 @@ void OutboxWorker::Stop(std::chrono::steady_clock::time_point deadline) {
     senders_.clear();
     running_ = false;
     log::Info("outbox.stopped", {{"worker_id", options_.worker_id}});
+}
+
+void OutboxWorker::GiveBack(const std::vector<ClaimedEntry>& entries) {
+    if (entries.empty()) return;
+    const std::int64_t now = clock_.NowMicros();
+    auto st = db_.Write([&](db::Connection& tx) -> Status {
+        for (const auto& c : entries) {
+            auto n = tx.Exec(
+                "UPDATE pds_outbox SET status = 'pending', lease_owner = NULL, lease_until = NULL, next_attempt_at = "
+                "$3, updated_at = $3 WHERE id = $1 AND status = 'in_flight' AND (lease_owner = $2 OR lease_owner IS "
+                "NULL)",
+                {c.entry.id, c.lease_owner, now});
+            if (!n) return Fail(std::move(n.error()));
+        }
+        return Ok();
+    });
+    // Not fatal: the leases expire and the entries return to pending then.
+    if (!st) log::Warn("outbox.give_back_failed", {{"entries", entries.size()}, {"error", st.error().ToString()}});
 }
 
 void OutboxWorker::Heartbeat() {
@@ -488,11 +495,21 @@ void OutboxWorker::DispatchLoop() {
                           {{"worker_id", options_.worker_id}, {"error", claimed.error().ToString()}});
             } else if (!claimed->empty()) {
                 claimed_all = static_cast<int>(claimed->size()) == slots;
-                std::lock_guard lock(mutex_);
-                for (auto& c : *claimed) {
-                    busy_dids_.insert(c.entry.did);
-                    active_.push_back(c);
-                    queue_.push_back(std::move(c));
+                bool stopping = false;
+                {
+                    std::lock_guard lock(mutex_);
+                    stopping = stop_;
+                    if (!stopping) {
+                        for (auto& c : *claimed) {
+                            busy_dids_.insert(c.entry.did);
+                            active_.push_back(c);
+                            queue_.push_back(std::move(c));
+                        }
+                    }
+                }
+                if (stopping) {
+                    GiveBack(*claimed);  // Stop() came while claiming: nobody will send these
+                    return;
                 }
                 work_.notify_all();
             }
@@ -529,6 +546,7 @@ void OutboxWorker::SenderLoop() {
             busy_dids_.erase(claimed.entry.did);
             std::erase_if(active_, [&](const ClaimedEntry& a) { return a.entry.id == claimed.entry.id; });
             if (active_.empty()) idle_.notify_all();
+            notified_ = true;  // the DID may have more entries queued behind this one
         }
         wake_.notify_all();
     }

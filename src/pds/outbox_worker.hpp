@@ -125,6 +125,7 @@ class OutboxWorker {
     void DispatchLoop();
     void SenderLoop();
     void Heartbeat();
+    void GiveBack(const std::vector<ClaimedEntry>& entries);
     SendOutcome Record(const ClaimedEntry& claimed, SendOutcome outcome, const std::string& sql_set,
                        std::vector<storage::db::Value> params, const std::optional<std::string>& uri = std::nullopt,
                        const std::optional<std::string>& cid = std::nullopt);

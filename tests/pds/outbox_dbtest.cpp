@@ -599,20 +599,24 @@ TEST_P(OutboxDbTest, ListAndStatsReportEntriesByStatus) {
 
 TEST_P(OutboxDbTest, TheStartedWorkerDrainsNotifiedEntriesOnItsOwnThreads) {
     for (auto did : {kAlice, kBob, kCarol}) Enqueue(Put(did, "3kaaaaaaaaaa2"));
+    Enqueue(Put(kAlice, "3kaaaaaaaaaa3"));  // waits for Alice's first entry, then follows without a poll delay
     worker_->Start();
     worker_->Notify();
     const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (worker_->counters().blocked_auth.load() < 3 && std::chrono::steady_clock::now() < deadline) {
+    while (worker_->counters().blocked_auth.load() < 4 && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(10ms);  // polling the outcome of another thread's work
     }
     worker_->Stop(std::chrono::steady_clock::now() + 5s);
     EXPECT_FALSE(worker_->running());
-    EXPECT_EQ(worker_->counters().blocked_auth.load(), 3);
+    EXPECT_EQ(worker_->counters().blocked_auth.load(), 4);
     OutboxFilter blocked;
     blocked.status = OutboxStatus::kBlockedAuth;
     auto list = ListEntries(*db_, blocked);
     ASSERT_TRUE(list);
-    EXPECT_EQ(list->size(), 3u);
+    EXPECT_EQ(list->size(), 4u);
+    auto stats = Stats(*db_, clock_.NowMicros());
+    ASSERT_TRUE(stats);
+    EXPECT_EQ(stats->in_flight, 0);  // nothing left leased after Stop
 }
 
 TEST_P(OutboxDbTest, DrainOnceSendsEverythingDueAndLeavesFutureEntries) {
