@@ -13,11 +13,25 @@
 #include <fstream>
 #include <thread>
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <mutex>
+
+#include "atproto/crypto/keys.hpp"
+#include "atproto/data/cid.hpp"
+#include "atproto/data/json.hpp"
 #include "atproto/lexicon/embedded.hpp"
+#include "atproto/lexicon/validate.hpp"
+#include "atproto/oauth/nonce_cache.hpp"
+#include "atproto/oauth/pds_session.hpp"
 #include "atproto/syntax/tid.hpp"
 #include "core/encoding.hpp"
 #include "jobs/queue.hpp"
 #include "media/sandbox.hpp"
+#include "net/http_client.hpp"
 #include "pds/session_provider.hpp"
 #include "storage/blobs/local/local_blob_store.hpp"
 #include "storage/repos/track_repo.hpp"
@@ -46,6 +60,189 @@ class NoSessions final : public pds::SessionProvider {
         return Fail(pds::NoSessionError(did));
     }
 };
+
+// A minimal HTTP/1.1 server on loopback standing in for a PDS: one request per connection, answered by `route`.
+// Requests are recorded (method, path without query, body).
+class FakePds {
+  public:
+    struct Request {
+        std::string method;
+        std::string path;
+        std::string body;
+    };
+    using Route = std::function<std::pair<int, std::string>(const Request&)>;
+
+    explicit FakePds(Route route) : route_(std::move(route)) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = 0;
+        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd_, 16) != 0)
+            throw std::runtime_error("fake pds: cannot listen");
+        socklen_t len = sizeof(addr);
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+        port_ = ntohs(addr.sin_port);
+        thread_ = std::thread([this] { Loop(); });
+    }
+    ~FakePds() {
+        stop_ = true;
+        thread_.join();
+        ::close(fd_);
+    }
+    int port() const { return port_; }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    std::vector<Request> requests() {
+        std::lock_guard lock(mutex_);
+        return requests_;
+    }
+    int Count(const std::string& path) {
+        std::lock_guard lock(mutex_);
+        return static_cast<int>(
+            std::count_if(requests_.begin(), requests_.end(), [&](const Request& r) { return r.path == path; }));
+    }
+
+  private:
+    void Loop() {
+        while (!stop_) {
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            int c = ::accept(fd_, nullptr, nullptr);
+            if (c < 0) continue;
+            Serve(c);
+            ::close(c);
+        }
+    }
+    static bool ReadMore(int c, std::string& buf) {
+        char chunk[65536];
+        pollfd p{c, POLLIN, 0};
+        if (::poll(&p, 1, 5000) <= 0) return false;
+        auto n = ::read(c, chunk, sizeof(chunk));
+        if (n <= 0) return false;
+        buf.append(chunk, static_cast<std::size_t>(n));
+        return true;
+    }
+    static void WriteAll(int c, const std::string& s) {
+        std::size_t off = 0;
+        while (off < s.size()) {
+            auto n = ::send(c, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+            if (n <= 0) return;
+            off += static_cast<std::size_t>(n);
+        }
+    }
+    void Serve(int c) {
+        std::string buf;
+        std::size_t end;
+        while ((end = buf.find("\r\n\r\n")) == std::string::npos)
+            if (!ReadMore(c, buf)) return;
+        std::string head = buf.substr(0, end);
+        std::string rest = buf.substr(end + 4);
+        std::string lower = head;
+        for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        Request req;
+        req.method = head.substr(0, head.find(' '));
+        std::string target = head.substr(head.find(' ') + 1);
+        target = target.substr(0, target.find(' '));
+        req.path = target.substr(0, target.find('?'));
+        if (lower.find("expect: 100-continue") != std::string::npos) WriteAll(c, "HTTP/1.1 100 Continue\r\n\r\n");
+        if (auto at = lower.find("content-length:"); at != std::string::npos) {
+            std::size_t length = std::stoul(lower.substr(at + 15));
+            while (rest.size() < length)
+                if (!ReadMore(c, rest)) return;
+            req.body = rest.substr(0, length);
+        } else if (lower.find("transfer-encoding: chunked") != std::string::npos) {
+            std::size_t pos = 0;
+            for (;;) {
+                std::size_t eol;
+                while ((eol = rest.find("\r\n", pos)) == std::string::npos)
+                    if (!ReadMore(c, rest)) return;
+                std::size_t size = std::stoul(rest.substr(pos, eol - pos), nullptr, 16);
+                while (rest.size() < eol + 2 + size + 2)
+                    if (!ReadMore(c, rest)) return;
+                req.body += rest.substr(eol + 2, size);
+                pos = eol + 2 + size + 2;
+                if (size == 0) break;
+            }
+        }
+        auto [status, body] = route_(req);
+        {
+            std::lock_guard lock(mutex_);
+            requests_.push_back(req);
+        }
+        WriteAll(c, "HTTP/1.1 " + std::to_string(status) +
+                        " X\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+                        std::to_string(body.size()) + "\r\n\r\n" + body);
+    }
+
+    Route route_;
+    int fd_ = -1;
+    int port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+    std::mutex mutex_;
+    std::vector<Request> requests_;
+};
+
+// Sessions whose PDS is the fake one (static credentials: the fake never checks them).
+class FakePdsSessions final : public pds::SessionProvider {
+  public:
+    FakePdsSessions(const FakePds& fake, const core::Clock& clock) : url_(fake.url()), clock_(clock) {
+        auto policy = net::PrivateNetworkPolicy::Parse("127.0.0.1:" + std::to_string(fake.port()));
+        net::CurlHttpClientOptions options;
+        options.policy = *policy;
+        http_ = std::make_unique<net::CurlHttpClient>(std::move(options));
+        key_ = *atproto::crypto::PrivateKey::Generate(atproto::crypto::Curve::kP256);
+    }
+    Result<std::unique_ptr<pds::SessionHandle>> OpenForDid(std::string_view did) override {
+        return std::unique_ptr<pds::SessionHandle>(
+            std::make_unique<Handle>(std::string(did), *http_, url_, nonces_, clock_, *key_));
+    }
+
+  private:
+    class Credentials final : public atproto::oauth::CredentialSource {
+      public:
+        explicit Credentials(atproto::crypto::PrivateKey key) : key_(std::move(key)) {}
+        Result<atproto::oauth::Credentials> Current() override {
+            return atproto::oauth::Credentials{"access-token", key_, 0};
+        }
+        Result<atproto::oauth::Credentials> Refresh(const atproto::oauth::Credentials&) override { return Current(); }
+
+      private:
+        atproto::crypto::PrivateKey key_;
+    };
+    class Handle final : public pds::SessionHandle {
+      public:
+        Handle(std::string did, net::HttpClient& http, const std::string& url, atproto::oauth::DpopNonceCache& nonces,
+               const core::Clock& clock, atproto::crypto::PrivateKey key)
+            : did_(std::move(did)),
+              credentials_(std::move(key)),
+              session_(http, url, credentials_, nonces, clock, Fast()) {}
+        const std::string& did() const override { return did_; }
+        const atproto::oauth::PdsSession& session() const override { return session_; }
+
+      private:
+        static atproto::xrpc::XrpcOptions Fast() {
+            atproto::xrpc::XrpcOptions o;
+            o.max_retries = 0;
+            o.timeout = 5000ms;
+            o.sleep = [](std::chrono::milliseconds) {};
+            return o;
+        }
+        std::string did_;
+        Credentials credentials_;
+        atproto::oauth::PdsSession session_;
+    };
+
+    std::string url_;
+    const core::Clock& clock_;
+    std::unique_ptr<net::CurlHttpClient> http_;
+    atproto::oauth::DpopNonceCache nonces_;
+    std::optional<atproto::crypto::PrivateKey> key_;
+};
+
+constexpr const char* kGetRecord = "/xrpc/com.atproto.repo.getRecord";
+constexpr const char* kPutRecord = "/xrpc/com.atproto.repo.putRecord";
+constexpr const char* kUploadBlob = "/xrpc/com.atproto.repo.uploadBlob";
 
 media::Sandbox& TestSandbox() {
     static media::Sandbox sandbox([] {
@@ -470,6 +667,113 @@ TEST_P(UploadJobTest, AMissingStagingWithoutARowFailsAsStalled) {
     EXPECT_EQ(out.job.status, jobs::JobStatus::kFailed);
     EXPECT_EQ(out.job.error_code.value_or(""), "stalled");
     ExpectNothingLeft(up);
+}
+
+std::pair<int, std::string> RecordNotFound() {
+    return {400, R"({"error":"RecordNotFound","message":"Could not locate record"})"};
+}
+
+TEST_P(UploadJobTest, PublishesBlobAndRecordStraightToThePds) {
+    const std::string cid = atproto::CidForDagCbor("record").ToString();
+    const std::string blob_cid = atproto::CidForRaw("blob").ToString();
+    FakePds fake([&](const FakePds::Request& r) -> std::pair<int, std::string> {
+        if (r.path == kUploadBlob) {
+            return {200, R"({"blob":{"$type":"blob","ref":{"$link":")" + blob_cid +
+                             R"("},"mimeType":"audio/mpeg","size":)" + std::to_string(r.body.size()) + "}}"};
+        }
+        if (r.path == kGetRecord) return RecordNotFound();
+        if (r.path == kPutRecord) {
+            auto in = json::parse(r.body).as_object();
+            return {200, R"({"uri":"at://)" + std::string(in.at("repo").as_string()) + "/" +
+                             std::string(in.at("collection").as_string()) + "/" +
+                             std::string(in.at("rkey").as_string()) + R"(","cid":")" + cid + R"("})"};
+        }
+        return {404, R"({"error":"MethodNotImplemented"})"};
+    });
+    FakePdsSessions sessions(fake, clock_);
+    deps_.sessions = &sessions;
+    StartPool();
+    auto up = Enqueue(Fixture("sine.mp3"), "mp3", {{"description", "notes"}});
+    auto out = Wait(up.job_id);
+    ASSERT_EQ(out.job.status, jobs::JobStatus::kCompleted) << out.job.error.value_or("");
+    EXPECT_TRUE(out.job.warnings.empty()) << out.job.warnings.size();
+    ASSERT_TRUE(out.result.has_value());
+    auto row = Track(out.result->at("track_id").as_int64());
+    ASSERT_TRUE(row.has_value());
+    EXPECT_EQ(row->publish_state, repos::PublishState::kPublished);
+    const std::string uri = "at://" + std::string(kAlice) + "/fm.plyr.track/" + row->atproto_rkey;
+    EXPECT_EQ(row->atproto_record_uri, uri);
+    EXPECT_EQ(row->atproto_record_cid, cid);
+    EXPECT_EQ(out.result->at("atproto_uri").as_string(), uri);
+    EXPECT_EQ(out.result->at("atproto_cid").as_string(), cid);
+    EXPECT_TRUE(row->record_extra.contains("audioBlob"));  // kept for every later rebuild
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM pds_outbox"), 0);
+
+    // What went to the PDS: the playable file as the blob, then one lexicon-valid record at the fixed rkey.
+    EXPECT_EQ(fake.Count(kUploadBlob), 1);
+    ASSERT_EQ(fake.Count(kPutRecord), 1);
+    for (const auto& r : fake.requests()) {
+        if (r.path != kPutRecord) continue;
+        auto in = json::parse(r.body).as_object();
+        EXPECT_EQ(in.at("repo").as_string(), kAlice);
+        EXPECT_EQ(in.at("rkey").as_string(), row->atproto_rkey);
+        EXPECT_FALSE(in.contains("validate"));
+        const auto& record = in.at("record").as_object();
+        EXPECT_EQ(record.at("$type").as_string(), "fm.plyr.track");
+        EXPECT_EQ(record.at("title").as_string(), "Test Track");
+        EXPECT_EQ(record.at("artist").as_string(), "Alice");
+        EXPECT_EQ(record.at("fileType").as_string(), "mp3");
+        EXPECT_EQ(record.at("audioUrl").as_string(), "http://127.0.0.1:8001/audio/" + row->file_id + ".mp3");
+        EXPECT_EQ(record.at("audioBlob").at("ref").at("$link").as_string(), blob_cid);
+        EXPECT_EQ(record.at("duration").as_int64(), 3);
+        EXPECT_EQ(record.at("description").as_string(), "notes");
+        auto value = atproto::ValueFromJson(json::value(record));
+        ASSERT_TRUE(value);
+        EXPECT_TRUE(atproto::lexicon::ValidateRecord(Catalog(), "fm.plyr.track", *value));
+    }
+}
+
+TEST_P(UploadJobTest, ARecordThePdsRejectsFailsTheJobAndLeavesNothing) {
+    FakePds fake([&](const FakePds::Request& r) -> std::pair<int, std::string> {
+        if (r.path == kGetRecord) return RecordNotFound();
+        return {400, R"({"error":"InvalidRequest","message":"record too large"})"};
+    });
+    FakePdsSessions sessions(fake, clock_);
+    deps_.sessions = &sessions;
+    StartPool();
+    auto up = Enqueue(Fixture("sine.aiff"), "aiff");
+    auto out = Wait(up.job_id);
+    EXPECT_EQ(out.job.status, jobs::JobStatus::kFailed);
+    EXPECT_EQ(out.job.error_code.value_or(""), "pds_rejected");
+    EXPECT_EQ(fake.Count(kPutRecord), 1);  // a rejection is not retried
+    ExpectNothingLeft(up);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM track_peaks"), 0);
+}
+
+TEST_P(UploadJobTest, AnUnavailablePdsHandsThePublishToTheOutbox) {
+    FakePds fake([&](const FakePds::Request& r) -> std::pair<int, std::string> {
+        if (r.path == kGetRecord) return RecordNotFound();
+        return {503, R"({"error":"ServiceUnavailable"})"};
+    });
+    FakePdsSessions sessions(fake, clock_);
+    deps_.sessions = &sessions;
+    StartPool();
+    auto up = Enqueue(Fixture("sine.mp3"), "mp3");
+    auto out = Wait(up.job_id);
+    ASSERT_EQ(out.job.status, jobs::JobStatus::kCompleted) << out.job.error.value_or("");
+    auto has = [&](const char* w) {
+        return std::find(out.job.warnings.begin(), out.job.warnings.end(), w) != out.job.warnings.end();
+    };
+    EXPECT_TRUE(has("pds_blob_failed"));
+    EXPECT_TRUE(has("pds_publish_deferred"));
+    EXPECT_FALSE(has("pds_auth_required"));
+    EXPECT_EQ(fake.Count(kPutRecord), 4);  // 4 attempts with back-off, then the outbox takes over
+    auto row = Track(out.result->at("track_id").as_int64());
+    ASSERT_TRUE(row.has_value());
+    EXPECT_EQ(row->publish_state, repos::PublishState::kPending);
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM pds_outbox WHERE status = 'pending' AND entity_type = 'track'"), 1);
+    EXPECT_TRUE(Exists("audio/" + row->file_id + ".mp3"));
+    EXPECT_FALSE(fs::exists(up.staging));
 }
 
 TEST(UploadRecordKey, IsAStableTidOfTheUploadTime) {
