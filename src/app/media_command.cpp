@@ -136,7 +136,7 @@ void AddMediaCommand(CLI::App& cli, MediaCommand& c) {
     c.analyse->add_option("--max-channels", c.max_channels)->check(CLI::Range(1, 1024));
     c.analyse->add_option("--min-sample-rate", c.min_sample_rate)->check(CLI::Range(1, 100'000'000));
     c.analyse->add_option("--max-sample-rate", c.max_sample_rate)->check(CLI::Range(1, 100'000'000));
-    c.analyse->add_option("--rendition", c.rendition)->check(CLI::IsMember({"mp3"}));
+    c.analyse->add_option("--rendition", c.rendition)->check(CLI::IsMember({"mp3", "aac"}));
     c.analyse->add_flag("--rendition-when-needed", c.rendition_when_needed)->needs("--rendition");
     c.analyse->add_option("--out-dir", c.out_dir)->required();
     c.analyse->add_option("file", c.file)->required();

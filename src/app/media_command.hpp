@@ -5,7 +5,7 @@
 //
 //   plyr media probe [--max-duration-seconds N] [--max-channels N] [--min-sample-rate N]
 //                    [--max-sample-rate N] -- <file>
-//   plyr media analyse [the probe's limits] [--rendition mp3 [--rendition-when-needed]] --out-dir <dir> -- <file>
+//   plyr media analyse [the probe's limits] [--rendition mp3|aac [--rendition-when-needed]] --out-dir <dir> -- <file>
 //       one decode pass (media/analyse.hpp); files in <dir>, `progress <fraction>` lines on stderr
 //   plyr media image … | tags …   artwork and tags (app/media_command_art.hpp)
 //   plyr media sleep <ms> | spin | crash | alloc <MiB> | env | flood   test-only (PLYR_ENABLE_TEST_JOBS=1), for the
@@ -40,7 +40,7 @@ struct MediaCommand {
     std::int64_t sleep_ms = 0;
     std::int64_t alloc_mib = 0;
     std::string out_dir;    // analyse
-    std::string rendition;  // analyse: "" or "mp3"
+    std::string rendition;  // analyse: "", "mp3" or "aac"
     bool rendition_when_needed = false;
     MediaArtCommand art;
 };

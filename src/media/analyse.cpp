@@ -152,13 +152,15 @@ class PeakAccumulator {
     float max_ = 0;
 };
 
-// libmp3lame through libavcodec into an mp3 file through libavformat: 320 kbps CBR, 48 kHz for 48 kHz input
-// and 44.1 kHz for everything else, mono stays mono, anything wider becomes stereo.
-class Mp3Writer {
+// The web rendition through libavcodec and libavformat (RenditionKind: libmp3lame 320 kbps CBR in mp3, or AAC-LC
+// 256 kbps in m4a with the index first): 48 kHz for 48 kHz input and 44.1 kHz for everything else, mono stays
+// mono, anything wider becomes stereo.
+class RenditionWriter {
   public:
-    Status Open(const std::string& path, const AVChannelLayout& in_layout, int in_rate) {
-        const AVCodec* encoder = avcodec_find_encoder_by_name("libmp3lame");
-        if (encoder == nullptr) return TranscodeFail("the libmp3lame encoder is missing");
+    Status Open(const RenditionKind& kind, const std::string& path, const AVChannelLayout& in_layout, int in_rate) {
+        const std::string encoder_name(kind.encoder);
+        const AVCodec* encoder = avcodec_find_encoder_by_name(encoder_name.c_str());
+        if (encoder == nullptr) return TranscodeFail(fmt::format("the {} encoder is missing", kind.encoder));
         const int rate = in_rate == 48000 ? 48000 : 44100;
         AVChannelLayout layout{};
         av_channel_layout_default(&layout, in_layout.nb_channels == 1 ? 1 : 2);
@@ -167,15 +169,20 @@ class Mp3Writer {
         if (!codec_) return TranscodeFail(AVERROR(ENOMEM), "encoder context");
         codec_->sample_fmt = AV_SAMPLE_FMT_FLTP;
         codec_->sample_rate = rate;
-        codec_->bit_rate = 320'000;
+        codec_->bit_rate = kind.bit_rate;
         codec_->time_base = AVRational{1, rate};
         codec_->thread_count = 1;
         av_channel_layout_copy(&codec_->ch_layout, &layout);
 
         AVFormatContext* raw = nullptr;
-        int rc = avformat_alloc_output_context2(&raw, nullptr, "mp3", nullptr);
+        const std::string muxer(kind.muxer);
+        const std::string url = "file:" + path;
+        int rc = avformat_alloc_output_context2(&raw, nullptr, muxer.c_str(), url.c_str());
         if (rc < 0 || raw == nullptr) return TranscodeFail(rc < 0 ? rc : AVERROR(ENOMEM), "muxer");
         output_.reset(raw);
+        // The m4a muxer re-opens the file to move its index to the front: local files only, like every open here.
+        output_->protocol_whitelist = av_strdup("file");
+        if (output_->protocol_whitelist == nullptr) return TranscodeFail(AVERROR(ENOMEM), "muxer");
         if ((output_->oformat->flags & AVFMT_GLOBALHEADER) != 0) codec_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
         rc = avcodec_open2(codec_.get(), encoder, nullptr);
         if (rc < 0) return TranscodeFail(rc, "encoder open");
@@ -189,12 +196,13 @@ class Mp3Writer {
 
         AVDictionary* io_options = nullptr;
         av_dict_set(&io_options, "protocol_whitelist", "file", 0);
-        const std::string url = "file:" + path;
         rc = avio_open2(&output_->pb, url.c_str(), AVIO_FLAG_WRITE, nullptr, &io_options);
         av_dict_free(&io_options);
         if (rc < 0) return TranscodeFail(rc, "create the rendition file");
         AVDictionary* mux_options = nullptr;
-        av_dict_set(&mux_options, "id3v2_version", "0", 0);  // no ID3v2 tag: nothing of the upload's metadata
+        // Nothing of the upload's metadata is copied; mp3: no ID3v2 tag at all; m4a: index first for streaming.
+        if (kind.codec == "mp3") av_dict_set(&mux_options, "id3v2_version", "0", 0);
+        if (kind.codec == "aac") av_dict_set(&mux_options, "movflags", "+faststart", 0);
         rc = avformat_write_header(output_.get(), &mux_options);
         av_dict_free(&mux_options);
         if (rc < 0) return TranscodeFail(rc, "write the header");
@@ -246,7 +254,7 @@ class Mp3Writer {
     Status Finish() {
         PLYR_TRY_STATUS(Write(nullptr, 0));
         const int rest = av_audio_fifo_size(fifo_.get());
-        if (rest > 0) PLYR_TRY_STATUS(EncodeFromFifo(rest));  // libmp3lame accepts a short last frame
+        if (rest > 0) PLYR_TRY_STATUS(EncodeFromFifo(rest));  // both encoders accept a short last frame
         PLYR_TRY_STATUS(Send(nullptr));
         const int rc = av_write_trailer(output_.get());
         if (rc < 0) return TranscodeFail(rc, "write the trailer");
@@ -302,7 +310,7 @@ class Mp3Writer {
 // rate) is fixed at the first frame; a stream that changes shape later is resampled into it.
 class Pass {
   public:
-    Pass(const AnalyseOptions& options, bool rendition) : options_(options), rendition_(rendition) {}
+    Pass(const AnalyseOptions& options, const RenditionKind* rendition) : options_(options), rendition_(rendition) {}
     ~Pass() {
         av_channel_layout_uninit(&layout_);
         av_channel_layout_uninit(&in_layout_);
@@ -391,8 +399,8 @@ class Pass {
             return Fail(ErrorCode::kInvalidArgument, "the audio file could not be read", "chromaprint_start");
         }
         if (rendition_) {
-            mp3_ = std::make_unique<Mp3Writer>();
-            PLYR_TRY_STATUS(mp3_->Open(RenditionPath(), layout_, rate_));
+            mp3_ = std::make_unique<RenditionWriter>();
+            PLYR_TRY_STATUS(mp3_->Open(*rendition_, RenditionPath(), layout_, rate_));
         }
         return Ok();
     }
@@ -438,10 +446,12 @@ class Pass {
         return Ok();
     }
 
-    std::string RenditionPath() const { return (std::filesystem::path(options_.out_dir) / "rendition.mp3").string(); }
+    std::string RenditionPath() const {
+        return (std::filesystem::path(options_.out_dir) / std::string(rendition_->file)).string();
+    }
 
     const AnalyseOptions& options_;
-    bool rendition_ = false;
+    const RenditionKind* rendition_ = nullptr;  // null: no rendition
     bool started_ = false;
     AVChannelLayout layout_{};     // working layout
     AVChannelLayout in_layout_{};  // the input layout swr_ is configured for
@@ -452,7 +462,7 @@ class Pass {
     std::unique_ptr<SwrContext, SwrFree> swr_;
     std::unique_ptr<ebur128_state, EburFree> ebur_;
     std::unique_ptr<ChromaprintContext, ChromaprintFree> chroma_;
-    std::unique_ptr<Mp3Writer> mp3_;
+    std::unique_ptr<RenditionWriter> mp3_;
     PeakAccumulator peaks_;
     std::vector<float> buffer_;
     std::vector<std::int16_t> mono_;
@@ -483,10 +493,10 @@ Result<AnalysisResult> AnalyseInto(const std::string& path, const AnalyseOptions
     ProbeInfo opened;
     opened.format = std::string(AudioFormatName(audio->format));
     opened.codec = avcodec_get_name(audio->codec->codec_id);
-    const bool rendition =
-        options.rendition_format.has_value() && (!options.rendition_when_needed || NeedsWebRendition(opened));
+    const RenditionKind* kind = options.rendition_format ? FindRenditionKind(*options.rendition_format) : nullptr;
+    const bool rendition = kind != nullptr && (!options.rendition_when_needed || NeedsWebRendition(opened));
     AnalysisResult result;
-    Pass pass(options, rendition);
+    Pass pass(options, rendition ? kind : nullptr);
     ++result.decode_passes;
     auto probe = detail::DecodeAll(
         *audio, options.limits, [&](const AVFrame& frame) { return pass.OnFrame(frame); }, on_progress);
@@ -507,14 +517,16 @@ Result<AnalysisResult> AnalyseInto(const std::string& path, const AnalyseOptions
 
     if (rendition) {
         Rendition rendition;
-        rendition.path = (dir / "rendition.mp3").string();
-        rendition.format = "mp3";
+        rendition.path = (dir / std::string(kind->file)).string();
+        rendition.format = std::string(kind->format);
         auto info = ProbeFile(rendition.path, options.limits);
         if (!info) {
             if (info.error().code == ErrorCode::kUnavailable) return tl::unexpected(info.error());
             return TranscodeFail(fmt::format("the rendition does not probe: {}", info.error().ToString()));
         }
-        if (info->format != "mp3" || info->codec != "mp3") return TranscodeFail("the rendition is not mp3");
+        if (info->format != kind->format || info->codec != kind->codec) {
+            return TranscodeFail(fmt::format("the rendition is {}/{}", info->format, info->codec));
+        }
         rendition.codec = info->codec;
         rendition.info = *info;
         rendition.size = static_cast<std::int64_t>(std::filesystem::file_size(rendition.path, ec));
@@ -527,16 +539,27 @@ Result<AnalysisResult> AnalyseInto(const std::string& path, const AnalyseOptions
 
 }  // namespace
 
+const RenditionKind* FindRenditionKind(std::string_view rendition_format) {
+    static constexpr RenditionKind kKinds[] = {
+        {"mp3", "mp3", "mp3", "libmp3lame", "mp3", "rendition.mp3", 320'000},
+        {"aac", "m4a", "aac", "aac", "ipod", "rendition.m4a", 256'000},
+    };
+    for (const auto& kind : kKinds) {
+        if (kind.option == rendition_format) return &kind;
+    }
+    return nullptr;
+}
+
 void RemoveAnalysisOutputs(const std::string& out_dir) {
     std::error_code ec;
-    for (const char* name : {"peaks_low.bin", "peaks_high.bin", "fingerprint.bin", "rendition.mp3"}) {
+    for (const char* name : {"peaks_low.bin", "peaks_high.bin", "fingerprint.bin", "rendition.mp3", "rendition.m4a"}) {
         std::filesystem::remove(std::filesystem::path(out_dir) / name, ec);
     }
 }
 
 Result<AnalysisResult> AnalyseFile(const std::string& path, const AnalyseOptions& options,
                                    const std::function<void(double fraction)>& on_progress) {
-    if (options.rendition_format && *options.rendition_format != "mp3") {
+    if (options.rendition_format && FindRenditionKind(*options.rendition_format) == nullptr) {
         return Fail(ErrorCode::kInvalidArgument, "unknown rendition format", *options.rendition_format);
     }
     std::error_code ec;

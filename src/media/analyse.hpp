@@ -8,7 +8,8 @@
 //   - waveform peaks at two resolutions (mono mixdown, int8 min/max pairs, docs/media.md "analysis"),
 //   - a Chromaprint raw fingerprint (CHROMAPRINT_ALGORITHM_DEFAULT, mono int16 at the working rate),
 //   - with rendition_format "mp3": the libmp3lame encoder (320 kbps CBR, 44.1 or 48 kHz, mono stays mono, more
-//     than two channels downmixed to stereo) written to <out_dir>/rendition.mp3, which is then probed again.
+//     than two channels downmixed to stereo) written to <out_dir>/rendition.mp3, which is then probed again
+//     ("aac": AAC-LC 256 kbps in <out_dir>/rendition.m4a, index first, same rate/channel rules).
 // Outputs go to out_dir: peaks_low.bin, peaks_high.bin, fingerprint.bin (uint32 little-endian), rendition.mp3.
 //
 // The parent (Analyse) runs the child through the Sandbox, parses its JSON strictly (untrusted: sizes bounded,
@@ -43,9 +44,23 @@ inline constexpr int kPeaksLowTarget = 1000;   // at most this many min/max pair
 inline constexpr int kPeaksHighTarget = 8000;  // at most this many min/max pairs
 inline constexpr std::string_view kTranscodeFailedDetail = "transcode_failed";
 
+// The web renditions the child can make (TRANSCODER_TARGET_FORMAT "mp3" or "aac"; "opus" is not offered: Opus
+// in ogg/webm is itself a format that needs a rendition by product.md §6.4).
+struct RenditionKind {
+    std::string_view option;   // AnalyseOptions::rendition_format: "mp3" | "aac"
+    std::string_view format;   // container as the probe names it: "mp3" | "m4a"
+    std::string_view codec;    // "mp3" | "aac"
+    std::string_view encoder;  // libavcodec encoder: "libmp3lame" | "aac"
+    std::string_view muxer;    // libavformat muxer: "mp3" | "ipod"
+    std::string_view file;     // name inside out_dir: "rendition.mp3" | "rendition.m4a"
+    std::int64_t bit_rate;     // 320 kbps CBR | 256 kbps
+};
+// nullptr for anything but "mp3" and "aac".
+const RenditionKind* FindRenditionKind(std::string_view rendition_format);
+
 struct AnalyseOptions {
     ProbeLimits limits;
-    std::optional<std::string> rendition_format;  // "mp3" when the playable form must be a web rendition
+    std::optional<std::string> rendition_format;  // "mp3" (or "aac") when the playable form must be a web rendition
     // With rendition_format set: true = make the rendition only when NeedsWebRendition holds for the opened
     // stream (container + codec, known before decoding), so one call serves every upload; false = always.
     bool rendition_when_needed = false;
@@ -66,9 +81,9 @@ struct Fingerprint {
 };
 
 struct Rendition {
-    std::string path;    // <out_dir>/rendition.mp3
-    std::string format;  // "mp3"
-    std::string codec;   // "mp3"
+    std::string path;    // <out_dir>/rendition.mp3 (rendition.m4a for "aac")
+    std::string format;  // "mp3" ("m4a")
+    std::string codec;   // "mp3" ("aac")
     ProbeInfo info;      // the rendition probed again
     std::int64_t size = 0;
 };
@@ -97,7 +112,8 @@ bool NeedsWebRendition(const ProbeInfo& info);
 Result<AnalysisResult> AnalyseFile(const std::string& path, const AnalyseOptions& options,
                                    const std::function<void(double fraction)>& on_progress = {});
 
-// Removes peaks_low.bin, peaks_high.bin, fingerprint.bin and rendition.mp3 from out_dir (missing ones are fine).
+// Removes peaks_low.bin, peaks_high.bin, fingerprint.bin, rendition.mp3 and rendition.m4a from out_dir (missing ones
+// are fine).
 void RemoveAnalysisOutputs(const std::string& out_dir);
 
 // The child's one JSON line (files referenced by path, not inlined) and its strict parent-side inverse, which

@@ -28,7 +28,6 @@ namespace {
 constexpr const char* kPeaksLowFile = "peaks_low.bin";
 constexpr const char* kPeaksHighFile = "peaks_high.bin";
 constexpr const char* kFingerprintFile = "fingerprint.bin";
-constexpr const char* kRenditionFile = "rendition.mp3";
 // Chromaprint emits about 7.8 raw items per second of audio; twice that bounds what an honest child sends.
 constexpr std::int64_t kFingerprintItemsPerSecond = 16;
 constexpr std::size_t kMaxResultJson = 64 * 1024;
@@ -218,14 +217,18 @@ Result<AnalysisResult> AnalysisFromJson(std::string_view json, const std::string
         const auto* format = Reader::String(ro, "format");
         auto size = Reader::Int(ro, "size", std::int64_t{1} << 40);
         const auto* rprobe = ro.if_contains("probe");
-        if (file == nullptr || *file != InDir(out_dir, kRenditionFile) || codec == nullptr || *codec != "mp3" ||
-            format == nullptr || *format != "mp3" || !size || rprobe == nullptr || !rprobe->is_object()) {
+        const RenditionKind* kind = codec != nullptr ? FindRenditionKind(*codec == "mp3" ? "mp3" : "aac") : nullptr;
+        if (kind == nullptr || *codec != kind->codec || format == nullptr || *format != kind->format ||
+            file == nullptr || *file != InDir(out_dir, std::string(kind->file).c_str()) || !size || rprobe == nullptr ||
+            !rprobe->is_object()) {
             return rd.Bad("rendition");
         }
+        const std::string path = InDir(out_dir, std::string(kind->file).c_str());
         auto rinfo = ProbeInfoFromJson(boost::json::serialize(*rprobe));
         if (!rinfo) return tl::unexpected(rinfo.error());
-        PLYR_TRY_STATUS(CheckRegularFile(InDir(out_dir, kRenditionFile), static_cast<std::uint64_t>(*size)));
-        r.rendition = Rendition{InDir(out_dir, kRenditionFile), "mp3", "mp3", *rinfo, *size};
+        if (rinfo->format != kind->format || rinfo->codec != kind->codec) return rd.Bad("rendition probe");
+        PLYR_TRY_STATUS(CheckRegularFile(path, static_cast<std::uint64_t>(*size)));
+        r.rendition = Rendition{path, std::string(kind->format), std::string(kind->codec), *rinfo, *size};
     }
 
     const auto* stats = Reader::Object(o, "stats", 2);
@@ -246,6 +249,9 @@ Result<AnalysisResult> RunChild(Sandbox& sandbox, const std::vector<std::string>
 
 Result<AnalysisResult> Analyse(Sandbox& sandbox, const std::string& input, const AnalyseOptions& options,
                                const SandboxLimits& limits, std::function<void(double fraction)> on_progress) {
+    if (options.rendition_format && FindRenditionKind(*options.rendition_format) == nullptr) {
+        return Fail(ErrorCode::kInvalidArgument, "unknown rendition format", *options.rendition_format);
+    }
     const ProbeLimits& p = options.limits;
     std::vector<std::string> args{"analyse",
                                   "--max-duration-seconds",
@@ -323,8 +329,9 @@ Result<AnalysisResult> RunChild(Sandbox& sandbox, const std::vector<std::string>
     if (!result) return sandbox_failure(fmt::format("media sandbox bad_output: {}", result.error().detail));
     const bool expected =
         options.rendition_format.has_value() && (!options.rendition_when_needed || NeedsWebRendition(result->probe));
-    if (expected != result->rendition.has_value()) {
-        return sandbox_failure("media sandbox bad_output: rendition missing or unexpected");
+    if (expected != result->rendition.has_value() ||
+        (result->rendition && result->rendition->codec != FindRenditionKind(*options.rendition_format)->codec)) {
+        return sandbox_failure("media sandbox bad_output: rendition missing, unexpected or of another kind");
     }
     return result;
 }
