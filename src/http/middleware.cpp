@@ -1,6 +1,7 @@
 #include "http/middleware.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "core/encoding.hpp"
 #include "http/json.hpp"
@@ -39,7 +40,27 @@ bool IsSafeRequestId(std::string_view id) {
 
 std::string ChooseRequestId(std::optional<std::string_view> incoming) {
     if (incoming && IsSafeRequestId(*incoming)) return std::string(*incoming);
-    return core::RandomHex(12);
+    // Ids must be unique, not secret: a per-thread generator seeded once from the CSPRNG instead of one
+    // RAND_bytes call (and its fork-check getpid) per request. splitmix64 over a counter: 96 bits per id.
+    thread_local std::uint64_t state = [] {
+        std::string seed = core::RandomBytes(8);
+        std::uint64_t value = 0;
+        for (unsigned char c : seed) value = (value << 8) | c;
+        return value;
+    }();
+    auto next = [] {
+        std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+    };
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::uint64_t high = next();
+    std::uint64_t low = next();
+    std::string id(24, '0');
+    for (int i = 0; i < 16; ++i) id[static_cast<std::size_t>(i)] = kHex[(high >> (60 - 4 * i)) & 0xf];
+    for (int i = 0; i < 8; ++i) id[static_cast<std::size_t>(16 + i)] = kHex[(low >> (28 - 4 * i)) & 0xf];
+    return id;
 }
 
 bool IsMediaPath(std::string_view path) { return path.starts_with("/audio/") || path.starts_with("/images/"); }

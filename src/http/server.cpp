@@ -73,6 +73,17 @@ constexpr std::chrono::milliseconds kLingerTime{500};
 constexpr std::size_t kLingerBytes = 1 << 20;
 constexpr std::chrono::seconds kStopExtraWait{2};
 
+// Metric series already looked up for this connection (keep-alive clients repeat the same few routes): saves
+// the registry's mutex and label-vector allocations per request.
+struct MetricSlot {
+    std::string method;
+    std::string route;
+    int status = 0;
+    core::metrics::CounterSeries* requests = nullptr;
+    core::metrics::HistogramSeries* duration = nullptr;
+};
+constexpr std::size_t kMetricSlots = 8;
+
 struct Connection {
     explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
     beast::tcp_stream stream;
@@ -84,6 +95,8 @@ struct Connection {
     // While a streamed body waits for its producer, the watcher's wake-up timer (strand only): Stop() cancels
     // it and the socket wait so the watcher re-checks `stopping_`.
     asio::steady_timer* stream_wake = nullptr;
+    bool native_non_blocking = false;  // set once for sendfile(2)
+    std::vector<MetricSlot> metric_slots;
 };
 
 // What went out for one response: payload bytes (no head, no chunk framing) and whether the body is complete.
@@ -120,6 +133,18 @@ void LogEscaped(std::string_view event, const std::exception_ptr& error) {
     } catch (...) {
         log::Warn(event, {{"error", "non-standard exception"}});
     }
+}
+
+// The Date header changes once a second: format it once per second and thread.
+const std::string& CurrentHttpDate() {
+    thread_local std::int64_t cached_second = -1;
+    thread_local std::string cached;
+    auto now = static_cast<std::int64_t>(std::time(nullptr));
+    if (now != cached_second) {
+        cached = FormatHttpDate(now);
+        cached_second = now;
+    }
+    return cached;
 }
 
 // Label values must stay a small set: clients can send any token as a method.
@@ -240,11 +265,12 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     asio::awaitable<Written> WriteResponse(Connection& connection, Response& response, bool keep_alive, bool head,
                                            unsigned version);
     asio::awaitable<Written> WriteStream(Connection& connection, StreamBody& body, bool chunked);
+    asio::awaitable<bool> WriteHead(Connection& connection, std::string_view head);
     asio::awaitable<StreamStop> WatchStream(Connection& connection, bool ends_on_shutdown);
     asio::awaitable<bool> SendFile(Connection& connection, const FileBody& body);
     asio::awaitable<void> Close(Connection& connection, bool linger);
     void Finalize(const Request* request, Response& response, const std::string& request_id) const;
-    void Record(const Request& request, std::string_view route, int status, std::uint64_t bytes,
+    void Record(Connection& connection, const Request& request, std::string_view route, int status, std::uint64_t bytes,
                 Clock::time_point start) const;
     void Unregister(Connection* connection);
 
@@ -324,6 +350,9 @@ asio::awaitable<void> Server::Impl::AcceptLoop() {
         }
         auto connection = std::make_shared<Connection>(std::move(socket));
         boost::system::error_code endpoint_ec;
+        // Responses are written whole (head and body together, or the head corked with MSG_MORE before
+        // sendfile), so Nagle only adds delay: a small answer after a previous one waited for a delayed ACK.
+        connection->stream.socket().set_option(tcp::no_delay(true), endpoint_ec);
         auto remote = connection->stream.socket().remote_endpoint(endpoint_ec);
         if (!endpoint_ec) connection->remote = remote.address().to_string();
         bool refuse = false;
@@ -422,14 +451,14 @@ void Server::Impl::Finalize(const Request* request, Response& response, const st
     response.headers.Remove("Transfer-Encoding");
     response.headers.Remove("Connection");
     response.headers.Set("X-Request-Id", request_id);
-    response.headers.Set("Date", FormatHttpDate(static_cast<std::int64_t>(std::time(nullptr))));
+    response.headers.Set("Date", CurrentHttpDate());
     if (request != nullptr) ApplyCors(*request, response, options_.cors);
     ApplySecurityHeaders(response, options_.security);
     ApplyJsonCacheDefault(response);
 }
 
-void Server::Impl::Record(const Request& request, std::string_view route, int status, std::uint64_t bytes,
-                          Clock::time_point start) const {
+void Server::Impl::Record(Connection& c, const Request& request, std::string_view route, int status,
+                          std::uint64_t bytes, Clock::time_point start) const {
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (options_.access_log) {
         // The path without its query: query strings may carry tokens. No headers are logged.
@@ -443,9 +472,25 @@ void Server::Impl::Record(const Request& request, std::string_view route, int st
                                    {"remote", request.remote_address}});
     }
     if (requests_ != nullptr) {
-        std::string route_label(route);
-        requests_->WithLabels({MetricMethod(request.method), route_label, std::to_string(status)}).Inc();
-        duration_->WithLabels({route_label}).Observe(seconds);
+        std::string method = MetricMethod(request.method);
+        MetricSlot* slot = nullptr;
+        for (auto& candidate : c.metric_slots) {
+            if (candidate.status == status && candidate.route == route && candidate.method == method) {
+                slot = &candidate;
+                break;
+            }
+        }
+        if (slot == nullptr) {
+            if (c.metric_slots.size() >= kMetricSlots) c.metric_slots.erase(c.metric_slots.begin());
+            std::string route_label(route);
+            MetricSlot fresh{method, route_label, status, nullptr, nullptr};
+            fresh.requests = &requests_->WithLabels({method, route_label, std::to_string(status)});
+            fresh.duration = &duration_->WithLabels({route_label});
+            c.metric_slots.push_back(std::move(fresh));
+            slot = &c.metric_slots.back();
+        }
+        slot->requests->Inc();
+        slot->duration->Observe(seconds);
         bytes_->Inc(bytes);
     }
 }
@@ -474,7 +519,7 @@ asio::awaitable<Outcome> Server::Impl::ServeOne(Connection& c) {
             request.request_id = ChooseRequestId(std::nullopt);
             Finalize(nullptr, response, request.request_id);
             auto written = co_await WriteResponse(c, response, false, false, 11);
-            Record(request, "(malformed)", status, written.bytes, start);
+            Record(c, request, "(malformed)", status, written.bytes, start);
             co_return Outcome{false, true};
         }
         // Timeout (slowloris), EOF or reset: nothing sensible to answer.
@@ -618,50 +663,79 @@ asio::awaitable<Outcome> Server::Impl::ServeOne(Connection& c) {
         keep_alive = false;  // HTTP/1.0 has no chunked coding: the body ends when the connection does
     }
     auto written = co_await WriteResponse(c, *response, keep_alive, head_request, request.version);
-    Record(request, route_label, response->status, written.bytes, start);
+    Record(c, request, route_label, response->status, written.bytes, start);
     co_return Outcome{keep_alive && written.complete && !stopping_, body_pending};
 }
 
 asio::awaitable<Written> Server::Impl::WriteResponse(Connection& c, Response& response, bool keep_alive, bool head,
                                                      unsigned version) {
-    bhttp::response<bhttp::empty_body> message{static_cast<bhttp::status>(response.status), version};
-    for (const auto& [name, value] : response.headers.entries()) {
-        // A CR or LF from handler data would split the response: drop such a header rather than send it.
-        if (name.empty() || name.find_first_of(std::string_view("\r\n\0:", 4)) != std::string::npos ||
-            value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
-            log::Error("http_invalid_response_header", {{"name", name}});
-            continue;
-        }
-        message.insert(name, value);
-    }
     const bool bodiless_status = response.status / 100 == 1 || response.status == 204 || response.status == 304;
     const bool stream = response.stream.has_value() && !bodiless_status;
     const bool chunked = stream && !response.stream->length && version >= 11;
     const std::uint64_t size = bodiless_status ? 0 : response.BodySize();
+
+    // The head, serialised here rather than by Beast so that it can share a syscall with the body.
+    std::string out;
+    out.reserve(512 + (head || response.file || stream ? 0 : response.body.size()));
+    out += version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
+    out += std::to_string(response.status);
+    out += ' ';
+    out += bhttp::obsolete_reason(static_cast<bhttp::status>(response.status));
+    out += "\r\n";
+    for (const auto& [name, value] : response.headers.entries()) {
+        // A CR or LF from handler data would split the response: drop such a header rather than send it.
+        if (name.empty() || name.find_first_of(std::string_view("\r\n\0: \t", 6)) != std::string::npos ||
+            value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+            log::Error("http_invalid_response_header", {{"name", name}});
+            continue;
+        }
+        out += name;
+        out += ": ";
+        out += value;
+        out += "\r\n";
+    }
     if (stream && !response.stream->length) {
         // Chunked (HTTP/1.1) or close-delimited (HTTP/1.0): no Content-Length. HEAD gets neither framing header.
-        if (chunked && !head) message.chunked(true);
+        if (chunked && !head) out += "Transfer-Encoding: chunked\r\n";
     } else if (!bodiless_status) {
-        message.content_length(size);
+        out += "Content-Length: ";
+        out += std::to_string(size);
+        out += "\r\n";
     }
-    message.keep_alive(keep_alive);
+    if (version >= 11 && !keep_alive) out += "Connection: close\r\n";
+    if (version < 11 && keep_alive) out += "Connection: keep-alive\r\n";
+    out += "\r\n";
 
-    bhttp::response_serializer<bhttp::empty_body> serializer{message};
-    c.stream.expires_after(options_.write_timeout);
-    auto [ec, n] = co_await bhttp::async_write_header(c.stream, serializer, kTuple);
-    if (ec) co_return Written{};
+    const bool body_follows = !head && !bodiless_status && size > 0;
+    if (body_follows && !response.file && !stream) out += response.body;  // one write for head and body
+    const bool file_follows = body_follows && response.file.has_value();
+    if (file_follows && !co_await WriteHead(c, out)) co_return Written{};
+    if (!file_follows) {
+        c.stream.expires_after(options_.write_timeout);
+        auto [ec, n] = co_await asio::async_write(c.stream, asio::buffer(out), kTuple);
+        if (ec) co_return Written{};
+    }
     if (head || bodiless_status) co_return Written{true, 0};
     if (stream) co_return co_await WriteStream(c, *response.stream, chunked);
-    if (size == 0) co_return Written{true, 0};
-
-    if (response.file) {
-        if (!co_await SendFile(c, *response.file)) co_return Written{};
-        co_return Written{true, size};
-    }
-    c.stream.expires_after(options_.write_timeout);
-    auto [body_ec, body_n] = co_await asio::async_write(c.stream, asio::buffer(response.body), kTuple);
-    if (body_ec) co_return Written{false, body_n};
+    if (!file_follows) co_return Written{true, size};
+    if (!co_await SendFile(c, *response.file)) co_return Written{};
     co_return Written{true, size};
+}
+
+asio::awaitable<bool> Server::Impl::WriteHead(Connection& c, std::string_view head) {
+    // MSG_MORE holds the head back until sendfile's first bytes join it: one segment instead of a tiny one.
+    // Non-blocking: a head that does not fit into the socket buffer at once goes out the ordinary way.
+    ssize_t sent =
+        ::send(c.stream.socket().native_handle(), head.data(), head.size(), MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return false;
+        sent = 0;
+    }
+    if (static_cast<std::size_t>(sent) == head.size()) co_return true;
+    c.stream.expires_after(options_.write_timeout);
+    auto [ec, n] =
+        co_await asio::async_write(c.stream, asio::buffer(head.substr(static_cast<std::size_t>(sent))), kTuple);
+    co_return !ec;
 }
 
 asio::awaitable<Written> Server::Impl::WriteStream(Connection& c, StreamBody& body, bool chunked) {
@@ -776,9 +850,13 @@ asio::awaitable<StreamStop> Server::Impl::WatchStream(Connection& c, bool ends_o
 
 asio::awaitable<bool> Server::Impl::SendFile(Connection& c, const FileBody& body) {
     auto& socket = c.stream.socket();
-    boost::system::error_code ec;
-    socket.native_non_blocking(true, ec);
-    if (ec || !body.fd || !body.fd->valid()) co_return false;
+    if (!c.native_non_blocking) {
+        boost::system::error_code ec;
+        socket.native_non_blocking(true, ec);
+        if (ec) co_return false;
+        c.native_non_blocking = true;
+    }
+    if (!body.fd || !body.fd->valid()) co_return false;
     off_t offset = static_cast<off_t>(body.offset);
     std::uint64_t remaining = body.length;
     asio::steady_timer timer(c.stream.get_executor());
