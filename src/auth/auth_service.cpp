@@ -811,6 +811,27 @@ struct AuthService::Impl {
         return SessionRef{new_id, target.did, target.handle, target.expires_at};
     }
 
+    // ---- outbox ----
+
+    // product.md §9 row 44: when the DID's last usable grant died, its queued PDS writes wait for the next sign-in
+    // (which releases them) instead of being tried and failing one by one. Best effort: the worker reaches the same
+    // state on its own when it finds no session.
+    void BlockOutboxWithoutSession(const std::string& did) {
+        const std::int64_t now = Now();
+        auto live = db.ReadValue<std::int64_t>([&](storage::db::Connection& c) -> Result<std::int64_t> {
+            auto rows = c.Query(
+                "SELECT COUNT(*) FROM user_sessions WHERE did = $1 AND expires_at > $2 AND (refresh_expires_at IS "
+                "NULL OR refresh_expires_at > $2) AND NOT deleting",
+                {did, now});
+            if (!rows) return Fail(std::move(rows.error()));
+            return rows->front().Int(0);
+        });
+        if (!live || *live > 0) return;
+        if (auto n = pds::BlockPending(db, did, now); !n) {
+            log::Error("auth.outbox_block_failed", {{"did", did}, {"error", n.error().ToString()}});
+        }
+    }
+
     // ---- refresh ----
 
     // Refreshes the session's tokens under its lease. `observed_access` is the access token the caller saw:
@@ -888,6 +909,7 @@ struct AuthService::Impl {
                 // The grant is gone: this session is its only holder.
                 (void)sessions.Delete(session_hash);
                 log::Info("auth.grant_invalid", {{"did", did}});
+                BlockOutboxWithoutSession(did);
                 return AuthFail(401, "session_expired", "your session expired: sign in again");
             }
             unlock();

@@ -212,6 +212,15 @@ Result<std::int64_t> ReleaseBlocked(db::Db& db, std::string_view did, std::int64
     return db.WriteValue<std::int64_t>([&](db::Connection& tx) { return ReleaseBlocked(tx, did, now); });
 }
 
+Result<std::int64_t> BlockPending(db::Db& db, std::string_view did, std::int64_t now) {
+    return db.WriteValue<std::int64_t>([&](db::Connection& tx) {
+        return tx.Exec(
+            "UPDATE pds_outbox SET status = 'blocked_auth', last_error = 'auth_blocked: no live session', "
+            "updated_at = $2 WHERE did = $1 AND status = 'pending'",
+            {std::string(did), now});
+    });
+}
+
 Result<std::vector<OutboxEntry>> ListEntries(db::Db& db, const OutboxFilter& filter) {
     std::string where = "1 = 1";
     std::vector<Value> params;

@@ -73,6 +73,10 @@ Result<std::int64_t> CancelAllForDid(db::Connection& tx, std::string_view did, s
 Result<std::int64_t> ReleaseBlocked(db::Db& db, std::string_view did, std::int64_t now);
 Result<std::int64_t> ReleaseBlocked(db::Connection& tx, std::string_view did, std::int64_t now);
 
+// pending → blocked_auth for every entry of the DID (its last grant died: product.md §9 row 44). in_flight entries
+// are left to their worker, which finds no session and blocks them itself. Returns how many.
+Result<std::int64_t> BlockPending(db::Db& db, std::string_view did, std::int64_t now);
+
 struct OutboxEntry {
     std::int64_t id = 0;
     std::string did;

@@ -223,6 +223,33 @@ TEST_P(AuthOutboxTest, SignInReleasesTheDidsBlockedEntriesOnly) {
     EXPECT_EQ((*eb)->status, pds::OutboxStatus::kPending);
 }
 
+TEST_P(AuthOutboxTest, TheLastGrantDyingBlocksTheDidsPendingEntries) {
+    auto alice = Login("alice.test", kAlice);
+    auto a = Enqueue(kAlice, "3kaaaaaaaaaa2");
+    auto b = Enqueue(kBob, "3kaaaaaaaaaa2");
+    backend_.refresh_invalid_grant = true;
+    auto refreshed = service_->ForceRefresh(alice);
+    ASSERT_FALSE(refreshed);
+    EXPECT_EQ(refreshed.error().code, "session_expired");
+    auto ea = pds::GetEntry(*db_, a);
+    ASSERT_TRUE(ea && *ea);
+    EXPECT_EQ((*ea)->status, pds::OutboxStatus::kBlockedAuth);
+    auto eb = pds::GetEntry(*db_, b);
+    ASSERT_TRUE(eb && *eb);
+    EXPECT_EQ((*eb)->status, pds::OutboxStatus::kPending);
+}
+
+TEST_P(AuthOutboxTest, AGrantDyingWhileAnotherSessionLivesLeavesEntriesPending) {
+    auto first = Login("alice.test", kAlice);
+    Login("alice.test", kAlice);  // a second browser
+    auto a = Enqueue(kAlice, "3kaaaaaaaaaa2");
+    backend_.refresh_invalid_grant = true;
+    ASSERT_FALSE(service_->ForceRefresh(first));
+    auto ea = pds::GetEntry(*db_, a);
+    ASSERT_TRUE(ea && *ea);
+    EXPECT_EQ((*ea)->status, pds::OutboxStatus::kPending);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, AuthOutboxTest, sdb::testing::BackendValues(), sdb::testing::BackendName);
 
 }  // namespace
