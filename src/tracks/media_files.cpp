@@ -123,17 +123,23 @@ Result<FileDigest> DigestFile(const std::filesystem::path& file) {
 
 Result<StoredFile> StoreContentAddressed(storage::blobs::BlobStore& store, const std::filesystem::path& file,
                                          std::string_view ext, std::string_view prefix) {
+    auto digest = DigestFile(file);
+    if (!digest) return Fail(std::move(digest.error()));
+    return StoreContentAddressed(store, file, *digest, ext, prefix);
+}
+
+Result<StoredFile> StoreContentAddressed(storage::blobs::BlobStore& store, const std::filesystem::path& file,
+                                         const FileDigest& digest, std::string_view ext, std::string_view prefix) {
     if (!IsValidSegment(ext)) return Fail(ErrorCode::kInvalidArgument, "invalid file extension");
     if (prefix != kAudioPrefix && prefix != kImagesPrefix)
         return Fail(ErrorCode::kInvalidArgument, "invalid media prefix");
-    auto digest = DigestFile(file);
-    if (!digest) return Fail(std::move(digest.error()));
+    if (!IsValidMediaId(digest.file_id)) return Fail(ErrorCode::kInvalidArgument, "invalid file id");
     StoredFile out;
-    out.file_id = digest->file_id;
+    out.file_id = digest.file_id;
     out.ext = std::string(ext);
     out.key = MediaKey(prefix, out.file_id, ext);
-    out.size = digest->size;
-    out.sha256_hex = digest->sha256_hex;
+    out.size = digest.size;
+    out.sha256_hex = digest.sha256_hex;
     auto head = store.Head(out.key);
     if (head && head->size == out.size) {
         out.already_stored = true;

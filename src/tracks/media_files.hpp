@@ -64,6 +64,9 @@ std::vector<std::string> ImageKeys(std::string_view image_id, std::string_view e
 
 Result<StoredFile> StoreContentAddressed(storage::blobs::BlobStore& store, const std::filesystem::path& file,
                                          std::string_view ext, std::string_view prefix);
+// The same with the file's digest already computed (DigestFile), so large files are hashed once.
+Result<StoredFile> StoreContentAddressed(storage::blobs::BlobStore& store, const std::filesystem::path& file,
+                                         const FileDigest& digest, std::string_view ext, std::string_view prefix);
 
 // One audio object: audio/{id}.{ext}.
 struct AudioObject {

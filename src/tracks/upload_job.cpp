@@ -298,6 +298,7 @@ class UploadRun {
     std::optional<repos::ImageRow> image_row_;
     media::NormalisedImage image_files_;
     bool image_stored_ = false;
+    std::optional<FileDigest> image_digest_;
 
     std::optional<repos::Artist> artist_;
     std::vector<FeatureSnapshot> features_;
@@ -384,7 +385,8 @@ std::optional<JobFailure> UploadRun::Analyse() {
     auto run = [&](bool rendition) -> Result<media::AnalysisResult> {
         media::AnalyseOptions options;
         options.limits.max_duration_seconds = deps_.config->max_audio_duration_seconds;
-        if (rendition) options.rendition_format = deps_.config->transcoder_target_format;
+        // The analysis child encodes mp3 only (media/analyse.hpp); TRANSCODER_TARGET_FORMAT=aac is not offered.
+        if (rendition) options.rendition_format = "mp3";
         options.out_dir = out_dir.string();
         auto limits = media::AnalyseSandboxLimits(*deps_.config, std::nullopt);
         return media::Analyse(*deps_.sandbox, payload_.audio.path.string(), options, limits, [&](double fraction) {
@@ -439,15 +441,16 @@ std::optional<JobFailure> UploadRun::Store() {
     if (*duplicate) {
         return JobFailure{"duplicate_upload", fmt::format("already uploaded as track {}", **duplicate), false, ""};
     }
-    auto store = [&](const fs::path& file, const std::string& ext) -> std::optional<JobFailure> {
-        auto stored = StoreContentAddressed(AudioStore(), file, ext, kAudioPrefix);
+    auto store = [&](const fs::path& file, const FileDigest& digest,
+                     const std::string& ext) -> std::optional<JobFailure> {
+        auto stored = StoreContentAddressed(AudioStore(), file, digest, ext, kAudioPrefix);
         if (!stored) return FromError(stored.error(), "storage_error", "the upload could not be stored");
         stored_audio_.push_back(AudioObject{stored->file_id, ext});
         return std::nullopt;
     };
-    if (auto f = store(payload_.audio.path, payload_.audio.format)) return f;
+    if (auto f = store(payload_.audio.path, *original_, payload_.audio.format)) return f;
     if (rendition_) {
-        if (auto f = store(rendition_path_, analysis_.rendition->format)) return f;
+        if (auto f = store(rendition_path_, *rendition_, analysis_.rendition->format)) return f;
     }
     return std::nullopt;
 }
@@ -458,6 +461,7 @@ std::optional<JobFailure> UploadRun::StoreImage(const media::NormalisedImage& im
     image_id_ = stored->file_id;
     image_files_ = image;
     image_stored_ = true;
+    image_digest_ = FileDigest{stored->file_id, stored->sha256_hex, stored->size};
     auto keys = ImageKeys(*image_id_, image.ext);
     const std::string* sources[] = {&image.thumb, &image.w320, &image.w640};
     for (std::size_t i = 0; i < 3; ++i) {
@@ -644,18 +648,20 @@ std::optional<JobFailure> UploadRun::Reserve() {
 // Between storing and the reservation, a concurrent ReleaseMedia (another track's delete) may have removed an
 // object it saw unreferenced. Now that the row references them, put back whatever is missing.
 std::optional<JobFailure> UploadRun::EnsureObjects() {
-    auto ensure = [&](storage::blobs::BlobStore& store, const fs::path& file, std::string_view ext,
-                      std::string_view prefix) -> std::optional<JobFailure> {
-        auto stored = StoreContentAddressed(store, file, ext, prefix);
+    auto ensure = [&](storage::blobs::BlobStore& store, const fs::path& file, const FileDigest& digest,
+                      std::string_view ext, std::string_view prefix) -> std::optional<JobFailure> {
+        auto stored = StoreContentAddressed(store, file, digest, ext, prefix);
         if (!stored) return FromError(stored.error(), "storage_error", "the upload could not be stored");
         return std::nullopt;
     };
-    if (auto f = ensure(AudioStore(), payload_.audio.path, payload_.audio.format, kAudioPrefix)) return f;
+    if (auto f = ensure(AudioStore(), payload_.audio.path, *original_, payload_.audio.format, kAudioPrefix)) return f;
     if (rendition_) {
-        if (auto f = ensure(AudioStore(), rendition_path_, analysis_.rendition->format, kAudioPrefix)) return f;
+        if (auto f = ensure(AudioStore(), rendition_path_, *rendition_, analysis_.rendition->format, kAudioPrefix))
+            return f;
     }
-    if (image_stored_) {
-        if (auto f = ensure(*deps_.image_store, image_files_.full, image_files_.ext, kImagesPrefix)) return f;
+    if (image_stored_ && image_digest_) {
+        if (auto f = ensure(*deps_.image_store, image_files_.full, *image_digest_, image_files_.ext, kImagesPrefix))
+            return f;
     }
     return std::nullopt;
 }

@@ -131,6 +131,9 @@ TEST_P(MediaFilesTest, RefusesBadPrefixOrExtensionAndMissingFiles) {
     auto file = File("x", "x");
     EXPECT_FALSE(StoreContentAddressed(*store_, file, "../mp3", kAudioPrefix));
     EXPECT_FALSE(StoreContentAddressed(*store_, file, "mp3", "exports"));
+    auto bad_digest = StoreContentAddressed(*store_, file, FileDigest{"../x", "", 1}, "mp3", kAudioPrefix);
+    ASSERT_FALSE(bad_digest);
+    EXPECT_EQ(bad_digest.error().code, ErrorCode::kInvalidArgument);
     auto missing = StoreContentAddressed(*store_, dir_.path() / "nope", "mp3", kAudioPrefix);
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.error().code, ErrorCode::kIo);
