@@ -12,6 +12,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "api/auth_routes.hpp"
+#include "api/upload_routes.hpp"
 #include "app/build_info.hpp"
 #include "app/commands.hpp"
 #include "app/exit_codes.hpp"
@@ -215,6 +216,18 @@ int RunServe(const ServeOptions& options) {
         fmt::print(stderr, "plyr: internal error registering routes: {}\n", added.error().ToString());
         return kExitRuntime;
     }
+    api::UploadRoutesOptions upload_options = api::UploadRoutesOptionsFromConfig(*config);
+    upload_options.limiter = *limiter;
+    jobs::WorkerPool* worker_pool = nullptr;  // set below when workers run in this process
+    upload_options.notify_workers = [&worker_pool] {
+        if (worker_pool != nullptr) worker_pool->Notify();
+    };
+    if (auto added = api::AddUploadRoutes(
+            router, api::UploadRoutesDeps{auth_service, *app->db, blocking, clock, *app->staging, upload_options});
+        !added) {
+        fmt::print(stderr, "plyr: internal error registering routes: {}\n", added.error().ToString());
+        return kExitRuntime;
+    }
     std::string index_html;
     auto web_app = WebAppHandler(*config, index_html);
     if (!web_app) {
@@ -257,12 +270,15 @@ int RunServe(const ServeOptions& options) {
             return kExitRuntime;
         }
         workers = std::move(*started);
+        worker_pool = workers.get();
+        app->StartOutbox();
     }
 
     int sig = WaitForShutdownSignal();
     log::Info("server.stopping", {{"signal", sig}, {"grace_seconds", config->http_shutdown_grace_seconds}});
     server.Stop();
     if (workers) workers->Stop(std::chrono::seconds(config->http_shutdown_grace_seconds));
+    app->StopOutbox(std::chrono::steady_clock::now() + std::chrono::seconds(config->http_shutdown_grace_seconds));
     io.Stop();
     io.Join();
     blocking.Join();

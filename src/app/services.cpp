@@ -10,6 +10,7 @@
 #include "app/runtime.hpp"
 #include "atproto/lexicon/embedded.hpp"
 #include "core/keyring.hpp"
+#include "storage/repos/artist_repo.hpp"
 
 namespace plyr::app {
 
@@ -84,8 +85,46 @@ int BuildServices(const core::Config& config, std::unique_ptr<AppServices>& out)
         std::move(*auth_settings), *services->db, *services->secret_box, *services->outbound,
         *services->identity_source, *services->oauth_backend, services->clock, *services->blocking);
     services->sandbox = std::make_unique<media::Sandbox>(media::SandboxOptionsFromConfig(config));
+    services->sessions = std::make_unique<auth::AuthSessionProvider>(*services->auth_service);
+    services->staging = std::make_unique<tracks::Staging>(config.data_dir);
+    services->track_records = std::make_unique<tracks::TrackRecordSource>(config, *services->lexicons);
+    pds::OutboxWorker::Options outbox_options;
+    outbox_options.concurrency = config.outbox_concurrency;
+    services->outbox =
+        std::make_unique<pds::OutboxWorker>(*services->db, *services->sessions, services->clock, outbox_options);
+    services->outbox->Register(std::string(tracks::kTrackEntityType), *services->track_records);
     out = std::move(services);
     return kExitOk;
 }
+
+tracks::UploadJobDeps AppServices::UploadDeps() {
+    tracks::UploadJobDeps deps;
+    deps.db = db.get();
+    deps.config = &config;
+    deps.audio_store = audio_store.get();
+    deps.image_store = image_store.get();
+    deps.private_store = private_store.get();
+    deps.sandbox = sandbox.get();
+    deps.sessions = sessions.get();
+    deps.catalog = lexicons.get();
+    deps.clock = &clock;
+    deps.notify_outbox = [this] { outbox->Notify(); };
+    deps.resolve_identity = [this](const std::string& handle_or_did) -> Result<tracks::ResolvedIdentity> {
+        auto identity = identity_resolver->Resolve(handle_or_did);
+        if (!identity) return Fail(std::move(identity.error()));
+        tracks::ResolvedIdentity resolved{identity->did, identity->handle, {}};
+        storage::repos::ArtistRepository artists(*db);
+        if (auto artist = artists.Get(identity->did); artist && *artist)
+            resolved.display_name = (*artist)->display_name;
+        return resolved;
+    };
+    return deps;
+}
+
+void AppServices::StartOutbox() {
+    if (!outbox->running()) outbox->Start();
+}
+
+void AppServices::StopOutbox(std::chrono::steady_clock::time_point deadline) { outbox->Stop(deadline); }
 
 }  // namespace plyr::app

@@ -26,8 +26,12 @@
 #include "media/sandbox.hpp"
 #include "net/http_client.hpp"
 #include "net/offload.hpp"
+#include "pds/outbox_worker.hpp"
 #include "storage/blobs/blob_store.hpp"
 #include "storage/db/db.hpp"
+#include "tracks/staging.hpp"
+#include "tracks/track_record.hpp"
+#include "tracks/upload_job.hpp"
 
 namespace plyr::app {
 
@@ -54,6 +58,16 @@ struct AppServices {
     std::unique_ptr<auth::AuthService> auth_service;
     std::unique_ptr<media::Sandbox> sandbox;
     std::unique_ptr<atproto::lexicon::Catalog> lexicons;
+    std::unique_ptr<auth::AuthSessionProvider> sessions;       // PDS sessions by DID (outbox, upload job)
+    std::unique_ptr<tracks::Staging> staging;                  // DATA_DIR/staging
+    std::unique_ptr<tracks::TrackRecordSource> track_records;  // outbox entity "track"
+    std::unique_ptr<pds::OutboxWorker> outbox;                 // drained by StartOutbox()
+
+    // The upload job's dependencies (RegisterUploadJob).
+    tracks::UploadJobDeps UploadDeps();
+    // Starts draining the PDS outbox in this process.
+    void StartOutbox();
+    void StopOutbox(std::chrono::steady_clock::time_point deadline);
 };
 
 // Returns kExitOk and fills `out`, or prints the reason and returns the exit code (app/exit_codes.hpp).

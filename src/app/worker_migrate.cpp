@@ -26,9 +26,11 @@ int RunWorker(const WorkerOptions& options) {
     log::Info("worker.started", {{"worker_id", (*workers)->worker_id()},
                                  {"concurrency", config->worker_concurrency},
                                  {"database", core::ToString(config->database_kind)}});
+    app->StartOutbox();
     int sig = WaitForShutdownSignal();
     log::Info("worker.stopping", {{"signal", sig}});
     (*workers)->Stop(std::chrono::seconds(config->http_shutdown_grace_seconds));
+    app->StopOutbox(std::chrono::steady_clock::now() + std::chrono::seconds(config->http_shutdown_grace_seconds));
     log::Info("worker.stopped");
     return kExitOk;
 }

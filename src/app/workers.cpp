@@ -3,6 +3,9 @@
 #include "app/auth_cleanup.hpp"
 #include "app/services.hpp"
 #include "jobs/builtin.hpp"
+#include "storage/repos/play_repo.hpp"
+#include "tracks/staging.hpp"
+#include "tracks/upload_job.hpp"
 
 namespace plyr::app {
 
@@ -18,7 +21,22 @@ Result<std::unique_ptr<jobs::WorkerPool>> StartWorkers(AppServices& services, co
     auto pool = std::make_unique<jobs::WorkerPool>(*services.db, services.clock, options);
     jobs::BuiltinOptions builtin;
     builtin.cleanup_steps = AuthCleanupSteps();
+    const tracks::Staging* staging = services.staging.get();
+    const core::Clock* clock = &services.clock;
+    builtin.cleanup_steps.push_back({"tracks.staging", [staging, clock](storage::db::Db& db, std::int64_t) -> Status {
+                                         auto swept = tracks::SweepStaging(db, *staging, *clock);
+                                         if (!swept) return Fail(std::move(swept.error()));
+                                         return Ok();
+                                     }});
+    builtin.cleanup_steps.push_back({"tracks.plays", [](storage::db::Db& db, std::int64_t now) -> Status {
+                                         return db.Write([now](storage::db::Connection& tx) -> Status {
+                                             auto purged = storage::repos::PlayRepository::PurgeExpired(tx, now);
+                                             if (!purged) return Fail(std::move(purged.error()));
+                                             return Ok();
+                                         });
+                                     }});
     PLYR_TRY_STATUS(jobs::RegisterBuiltinJobs(*pool, std::move(builtin)));
+    PLYR_TRY_STATUS(tracks::RegisterUploadJob(*pool, services.UploadDeps()));
     PLYR_TRY_STATUS(pool->Start());
     return pool;
 }

@@ -1,0 +1,398 @@
+// Issue 5, "Done when": a signed-in user uploads each accepted format and plays it back with seeking; the record
+// lives in their PDS and validates; edits and deletes reach the PDS; hostile files are refused cleanly and leave
+// nothing behind. Everything runs through the real `plyr serve` against the local reference PDS.
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+#include "atproto/data/json.hpp"
+#include "atproto/lexicon/embedded.hpp"
+#include "atproto/lexicon/validate.hpp"
+#include "auth_e2e.hpp"
+#include "support/process.hpp"
+
+namespace plyr::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// The tools (ffmpeg) run with the test's PATH.
+Env ToolEnv() {
+    const char* path = std::getenv("PATH");
+    return {{"PATH", path != nullptr ? path : "/usr/bin:/bin"}};
+}
+
+std::string Str(const boost::json::value& v, const char* key) {
+    if (!v.is_object()) return {};
+    const auto* found = v.as_object().if_contains(key);
+    return found != nullptr && found->is_string() ? std::string(found->as_string()) : std::string();
+}
+
+std::int64_t Int(const boost::json::value& v, const char* key) {
+    if (!v.is_object()) return -1;
+    const auto* found = v.as_object().if_contains(key);
+    return found != nullptr && found->is_int64() ? found->as_int64() : -1;
+}
+
+std::string ReadFile(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+void WriteFile(const fs::path& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out << bytes;
+}
+
+struct Part {
+    std::string name;
+    std::string value;
+    std::string filename;  // set for file parts
+    std::string content_type = "application/octet-stream";
+};
+
+std::string MultipartBody(const std::vector<Part>& parts, const std::string& boundary) {
+    std::string body;
+    for (const Part& part : parts) {
+        body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + part.name + "\"";
+        if (!part.filename.empty()) {
+            body += "; filename=\"" + part.filename + "\"\r\nContent-Type: " + part.content_type;
+        }
+        body += "\r\n\r\n" + part.value + "\r\n";
+    }
+    body += "--" + boundary + "--\r\n";
+    return body;
+}
+
+// A few seconds of a generated signal in each accepted container (product.md §6.4 step 3), and the playable type
+// plyr must serve for it (web renditions for aiff, ALAC, ogg and webm).
+struct FormatCase {
+    std::string name;
+    std::string extension;
+    std::vector<std::string> codec_args;
+    std::string playable_type;
+    bool transcoded;
+};
+
+const std::vector<FormatCase>& Formats() {
+    static const std::vector<FormatCase> formats = {
+        {"mp3", "mp3", {"-c:a", "libmp3lame", "-b:a", "192k"}, "mp3", false},
+        {"wav", "wav", {"-c:a", "pcm_s16le"}, "wav", false},
+        {"flac", "flac", {"-c:a", "flac"}, "flac", false},
+        {"m4a_aac", "m4a", {"-c:a", "aac", "-b:a", "128k"}, "m4a", false},
+        {"m4a_alac", "m4a", {"-c:a", "alac"}, "mp3", true},
+        {"aiff", "aiff", {"-c:a", "pcm_s16be"}, "mp3", true},
+        {"ogg_vorbis", "ogg", {"-c:a", "libvorbis"}, "mp3", true},
+        {"opus", "ogg", {"-c:a", "libopus", "-b:a", "96k"}, "mp3", true},
+        {"webm", "webm", {"-c:a", "libopus", "-b:a", "96k"}, "mp3", true},
+    };
+    return formats;
+}
+
+// Each upload gets a different signal (the frequency), so no two uploads of one artist share bytes.
+fs::path MakeAudio(const fs::path& dir, const FormatCase& format, int frequency, double seconds = 4.0) {
+    fs::path out = dir / (format.name + "_" + std::to_string(frequency) + "." + format.extension);
+    std::vector<std::string> argv = {
+        "/usr/bin/ffmpeg",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=" + std::to_string(frequency) + ":sample_rate=44100:duration=" + std::to_string(seconds),
+        "-ac",
+        "2"};
+    argv.insert(argv.end(), format.codec_args.begin(), format.codec_args.end());
+    if (format.name == "webm") argv.insert(argv.end(), {"-f", "webm"});
+    argv.push_back(out.string());
+    auto result = RunProcess(argv, ToolEnv(), {}, 60s);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return out;
+}
+
+fs::path MakeJpeg(const fs::path& dir) {
+    fs::path out = dir / "cover.jpg";
+    auto result = RunProcess({"/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                              "testsrc=size=640x480:rate=1", "-frames:v", "1", out.string()},
+                             ToolEnv(), {}, 60s);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return out;
+}
+
+class TracksE2E : public AuthE2E {
+  protected:
+    void SetUp() override {
+        AuthE2E::SetUp();
+        if (skipped_) return;
+        auto which = RunProcess({"/usr/bin/ffmpeg", "-version"}, ToolEnv(), {}, 10s);
+        ASSERT_EQ(which.exit_code, 0) << "ffmpeg is missing (scripts/bootstrap.sh --test installs it)";
+        ASSERT_NO_FATAL_FAILURE(StartPlyr(ClientKind::kLoopback, {{"MAX_UPLOAD_SIZE_MB", "20"}}));
+        fixtures_ = dir_.path() / "fixtures";
+        fs::create_directories(fixtures_);
+        account_ = NewAccount("art");
+        browser_ = std::make_unique<WebClient>(Url());
+        auto signed_in = SignIn(*browser_, account_);
+        ASSERT_TRUE(signed_in);
+        catalog_ = std::make_unique<atproto::lexicon::Catalog>(atproto::lexicon::EmbeddedCatalog().value());
+    }
+
+    // POST /tracks/ as the web app sends it (cookie + Origin).
+    std::optional<WebResponse> Upload(const fs::path& file, const std::string& title, std::vector<Part> extra = {},
+                                      const std::string& filename = {}) {
+        std::vector<Part> parts = {{"title", title, "", ""}};
+        for (auto& part : extra) parts.push_back(std::move(part));
+        parts.push_back({"file", ReadFile(file), filename.empty() ? file.filename().string() : filename});
+        const std::string boundary = "plyr-e2e-boundary-7f3a";
+        return browser_->Request("POST", "/tracks/",
+                                 {{"Origin", Url()}, {"Content-Type", "multipart/form-data; boundary=" + boundary}},
+                                 MultipartBody(parts, boundary), 60s);
+    }
+
+    // Follows the SSE progress stream until it closes; returns every event's JSON in order.
+    std::vector<boost::json::value> Progress(const std::string& upload_id) {
+        std::vector<boost::json::value> events;
+        auto stream = browser_->Request("GET", "/tracks/uploads/" + upload_id + "/progress",
+                                        {{"Accept", "text/event-stream"}}, {}, 180s);
+        EXPECT_TRUE(stream);
+        if (!stream) return events;
+        EXPECT_EQ(stream->status, 200) << stream->body;
+        std::istringstream lines(stream->body);
+        std::string line;
+        while (std::getline(lines, line)) {
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            if (line.rfind("data:", 0) != 0) continue;
+            boost::system::error_code ec;
+            auto json = boost::json::parse(line.substr(5), ec);
+            EXPECT_FALSE(ec) << line;
+            if (!ec) events.push_back(json);
+        }
+        return events;
+    }
+
+    // Uploads and waits for the terminal progress event; returns it.
+    boost::json::value UploadAndFinish(const fs::path& file, const std::string& title, std::vector<Part> extra = {}) {
+        auto accepted = Upload(file, title, std::move(extra));
+        EXPECT_TRUE(accepted);
+        if (!accepted) return {};
+        EXPECT_EQ(accepted->status, 202) << accepted->body;
+        std::string upload_id = Str(accepted->Json(), "upload_id");
+        EXPECT_FALSE(upload_id.empty()) << accepted->body;
+        auto events = Progress(upload_id);
+        EXPECT_FALSE(events.empty());
+        return events.empty() ? boost::json::value() : events.back();
+    }
+
+    // getRecord on the PDS for an at:// URI of this account.
+    std::optional<WebResponse> PdsRecord(const std::string& uri) {
+        std::string prefix = "at://" + account_.did + "/";
+        EXPECT_EQ(uri.rfind(prefix, 0), 0u) << uri;
+        std::string rest = uri.substr(prefix.size());
+        auto slash = rest.find('/');
+        return GetTestnetRecord(pds_url_, account_.did, rest.substr(0, slash), rest.substr(slash + 1));
+    }
+
+    // Polls the PDS until `done` holds for the record (or its absence), up to `timeout`.
+    template <typename Pred>
+    bool WaitForRecord(const std::string& uri, Pred done, std::chrono::seconds timeout = 30s) {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < deadline) {
+            auto record = PdsRecord(uri);
+            if (record && done(*record)) return true;
+            std::this_thread::sleep_for(250ms);
+        }
+        return false;
+    }
+
+    std::size_t StagingEntries() const {
+        fs::path staging = fs::path(server_->data_dir()) / "staging";
+        if (!fs::exists(staging)) return 0;
+        return static_cast<std::size_t>(std::distance(fs::directory_iterator(staging), fs::directory_iterator()));
+    }
+
+    fs::path fixtures_;
+    TestnetAccount account_;
+    std::unique_ptr<WebClient> browser_;
+    std::unique_ptr<atproto::lexicon::Catalog> catalog_;
+};
+
+TEST_F(TracksE2E, EveryFormatUploadsPublishesAValidRecordAndStreamsWithRange) {
+    int frequency = 300;
+    for (const FormatCase& format : Formats()) {
+        SCOPED_TRACE(format.name);
+        fs::path file = MakeAudio(fixtures_, format, frequency += 37);
+        auto done = UploadAndFinish(file, "tone " + format.name);
+        ASSERT_EQ(Str(done, "status"), "completed") << boost::json::serialize(done);
+        EXPECT_EQ(Int(done, "progress_pct"), 100);
+        std::int64_t track_id = Int(done, "track_id");
+        ASSERT_GT(track_id, 0) << boost::json::serialize(done);
+
+        auto track = browser_->Get("/tracks/" + std::to_string(track_id));
+        ASSERT_TRUE(track);
+        ASSERT_EQ(track->status, 200) << track->body;
+        auto json = track->Json();
+        EXPECT_EQ(Str(json, "title"), "tone " + format.name);
+        EXPECT_EQ(Str(json, "file_type"), format.playable_type);
+        if (format.transcoded) {
+            EXPECT_EQ(Str(json, "original_file_type"), format.extension) << track->body;
+            EXPECT_FALSE(Str(json, "original_file_id").empty());
+        }
+        EXPECT_EQ(Str(json, "publish_state"), "published") << track->body;
+        EXPECT_NEAR(static_cast<double>(Int(json, "duration")), 4.0, 1.0) << track->body;
+        EXPECT_TRUE(json.as_object().at("loudness_lufs").is_number()) << track->body;
+
+        // The record is in the artist's repo, validates against the lexicon and matches the stored CID.
+        std::string uri = Str(json, "atproto_record_uri");
+        auto record = PdsRecord(uri);
+        ASSERT_TRUE(record);
+        ASSERT_EQ(record->status, 200) << record->body;
+        auto record_json = record->Json();
+        EXPECT_EQ(Str(record_json, "cid"), Str(json, "atproto_record_cid"));
+        auto value = atproto::ValueFromJson(record_json.at("value"));
+        ASSERT_TRUE(value);
+        auto valid = atproto::lexicon::ValidateRecord(*catalog_, "fm.plyr.track", *value);
+        EXPECT_TRUE(valid) << (valid ? "" : valid.error().ToString()) << record->body;
+        const auto& fields = record_json.at("value").as_object();
+        EXPECT_EQ(fields.at("fileType").as_string(), format.playable_type);
+        EXPECT_EQ(fields.at("title").as_string(), "tone " + format.name);
+
+        // Streaming with seeking: a Range answer is exactly the bytes of the full body.
+        std::string file_id = Str(json, "file_id");
+        auto full = browser_->Get("/audio/" + file_id);
+        ASSERT_TRUE(full);
+        ASSERT_EQ(full->status, 200);
+        ASSERT_GT(full->body.size(), 300u);
+        EXPECT_EQ(full->Header("etag"), "\"" + file_id + "\"");
+        auto part = browser_->Get("/audio/" + file_id, {{"Range", "bytes=100-299"}});
+        ASSERT_TRUE(part);
+        EXPECT_EQ(part->status, 206);
+        EXPECT_EQ(part->body, full->body.substr(100, 200));
+        EXPECT_EQ(part->Header("content-range"), "bytes 100-299/" + std::to_string(full->body.size()));
+        auto not_modified = browser_->Get("/audio/" + file_id, {{"If-None-Match", "\"" + file_id + "\""}});
+        ASSERT_TRUE(not_modified);
+        EXPECT_EQ(not_modified->status, 304);
+    }
+    EXPECT_EQ(StagingEntries(), 0u) << "every staged upload is removed when its job ends";
+}
+
+TEST_F(TracksE2E, EditRewritesTheRecordKeepingForeignFieldsAndDeleteRemovesIt) {
+    fs::path audio = MakeAudio(fixtures_, Formats()[0], 523);
+    fs::path cover = MakeJpeg(fixtures_);
+    auto done = UploadAndFinish(
+        audio, "first light",
+        {{"tags", R"(["ambient", "Field Recording"])", "", ""}, {"image", ReadFile(cover), "cover.jpg", "image/jpeg"}});
+    ASSERT_EQ(Str(done, "status"), "completed") << boost::json::serialize(done);
+    std::int64_t track_id = Int(done, "track_id");
+    auto track = browser_->Get("/tracks/" + std::to_string(track_id));
+    ASSERT_TRUE(track);
+    auto json = track->Json();
+    std::string uri = Str(json, "atproto_record_uri");
+    ASSERT_FALSE(uri.empty()) << track->body;
+    EXPECT_FALSE(Str(json, "image_url").empty()) << track->body;
+    EXPECT_FALSE(Str(json, "thumbnail_url").empty()) << track->body;
+    std::vector<std::string> tags;
+    for (const auto& tag : json.at("tags").as_array()) tags.emplace_back(tag.as_string());
+    std::sort(tags.begin(), tags.end());
+    EXPECT_EQ(tags, (std::vector<std::string>{"ambient", "field recording"}));
+    auto record = PdsRecord(uri);
+    ASSERT_TRUE(record);
+    EXPECT_TRUE(record->Json().at("value").as_object().contains("imageUrl")) << record->body;
+
+    // Edit: the record is rebuilt from the DB through the outbox.
+    auto patched = browser_->Request("PATCH", "/tracks/" + std::to_string(track_id),
+                                     {{"Origin", Url()}, {"Content-Type", "application/json"}},
+                                     R"j({"title":"first light (edit)"})j");
+    ASSERT_TRUE(patched);
+    ASSERT_EQ(patched->status, 200) << patched->body;
+    EXPECT_EQ(Str(patched->Json(), "title"), "first light (edit)");
+    EXPECT_TRUE(WaitForRecord(uri, [](const WebResponse& r) {
+        return r.status == 200 && Str(r.Json().at("value"), "title") == "first light (edit)";
+    })) << "the edited title never reached the PDS";
+
+    // Delete: the row, the record and the now-unreferenced audio go.
+    std::string file_id = Str(json, "file_id");
+    auto deleted = browser_->Request("DELETE", "/tracks/" + std::to_string(track_id), {{"Origin", Url()}});
+    ASSERT_TRUE(deleted);
+    EXPECT_EQ(deleted->status, 204) << deleted->body;
+    EXPECT_TRUE(WaitForRecord(uri, [](const WebResponse& r) { return r.status == 400 || r.status == 404; }))
+        << "the record is still on the PDS";
+    auto gone = browser_->Get("/tracks/" + std::to_string(track_id));
+    ASSERT_TRUE(gone);
+    EXPECT_EQ(gone->status, 404);
+    auto audio_gone = browser_->Get("/audio/" + file_id);
+    ASSERT_TRUE(audio_gone);
+    EXPECT_EQ(audio_gone->status, 404);
+}
+
+TEST_F(TracksE2E, HostileUploadsAreRefusedAndLeaveNothingBehind) {
+    long long tracks_before = Db().Int("SELECT COUNT(*) FROM tracks");
+    long long jobs_before = Db().Int("SELECT COUNT(*) FROM jobs WHERE type = 'upload'");
+
+    // A PNG renamed .mp3 (§9 row 3).
+    fs::path png = fixtures_ / "x.png";
+    auto made = RunProcess({"/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                            "color=red:size=64x64", "-frames:v", "1", png.string()},
+                           ToolEnv(), {}, 30s);
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    auto renamed = Upload(png, "not audio", {}, "x.mp3");
+    ASSERT_TRUE(renamed);
+    EXPECT_EQ(renamed->status, 415) << renamed->body;
+    EXPECT_EQ(renamed->ErrorCode(), "unsupported_audio_format");
+
+    // A 0-byte file (§9 row 1).
+    fs::path empty = fixtures_ / "empty.mp3";
+    WriteFile(empty, "");
+    auto zero = Upload(empty, "empty");
+    ASSERT_TRUE(zero);
+    EXPECT_EQ(zero->status, 400) << zero->body;
+    EXPECT_EQ(zero->ErrorCode(), "empty_file");
+
+    // Random bytes named song.mp3 (§9 row 2).
+    fs::path random = fixtures_ / "song.mp3";
+    std::string noise(64 * 1024, '\0');
+    for (std::size_t i = 0; i < noise.size(); ++i) noise[i] = static_cast<char>((i * 2654435761u) >> 13);
+    WriteFile(random, noise);
+    auto junk = Upload(random, "noise");
+    ASSERT_TRUE(junk);
+    EXPECT_EQ(junk->status, 415) << junk->body;
+
+    // A body one byte over the cap (§9 rows 12-13; MAX_UPLOAD_SIZE_MB=20 here).
+    fs::path big = fixtures_ / "big.wav";
+    WriteFile(big, std::string(20 * 1024 * 1024 + 2 * 1024 * 1024, 'x'));
+    auto too_big = Upload(big, "too big");
+    ASSERT_TRUE(too_big);
+    EXPECT_EQ(too_big->status, 413) << too_big->body;
+    EXPECT_EQ(too_big->ErrorCode(), "file_too_large");
+
+    EXPECT_EQ(Db().Int("SELECT COUNT(*) FROM tracks"), tracks_before);
+    EXPECT_EQ(Db().Int("SELECT COUNT(*) FROM jobs WHERE type = 'upload'"), jobs_before);
+    EXPECT_EQ(StagingEntries(), 0u);
+
+    // The same bytes twice (§9 row 20): the second job fails duplicate_upload naming the first track.
+    fs::path audio = MakeAudio(fixtures_, Formats()[2], 777);
+    auto first = UploadAndFinish(audio, "once");
+    ASSERT_EQ(Str(first, "status"), "completed") << boost::json::serialize(first);
+    auto second = UploadAndFinish(audio, "twice");
+    EXPECT_EQ(Str(second, "status"), "failed") << boost::json::serialize(second);
+    EXPECT_EQ(Str(second, "error_code"), "duplicate_upload");
+    EXPECT_NE(Str(second, "error").find(std::to_string(Int(first, "track_id"))), std::string::npos)
+        << boost::json::serialize(second);
+    EXPECT_EQ(Db().Int("SELECT COUNT(*) FROM tracks"), tracks_before + 1);
+    EXPECT_EQ(StagingEntries(), 0u);
+}
+
+}  // namespace
+}  // namespace plyr::testing
