@@ -1,8 +1,14 @@
 #include "media/image.hpp"
 
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -38,13 +44,18 @@ Error Unreadable(std::string detail) {
     return Error{ErrorCode::kInvalidArgument, "the image could not be read", std::move(detail)};
 }
 
-// Once per process. Every loader is blocked, then exactly the four we accept are unblocked (blocking a class
-// blocks its subclasses; the later, more specific call wins), on top of vips_block_untrusted_set: no
-// ImageMagick, PDF, SVG, HEIF, TIFF, … can ever run on upload bytes, whatever the magic claims.
-Status InitVips() {
+}  // namespace
+
+// Once per process. libvips' loadable modules (ImageMagick, poppler, HEIF, JPEG XL, OpenSlide) are never mapped:
+// VIPSHOME points at a directory that does not exist, so vips_init finds no module folder. Then every loader is
+// blocked and exactly the four we accept are unblocked (blocking a class blocks its subclasses; the later, more
+// specific call wins), on top of vips_block_untrusted_set: no other decoder can run on upload bytes, whatever the
+// magic claims.
+Status InitImageDecoder() {
     static std::once_flag once;
     static bool ok = false;
     std::call_once(once, [] {
+        ::setenv("VIPSHOME", "/nonexistent/plyr-no-vips-modules", 1);
         if (VIPS_INIT("plyr-media-image") != 0) return;
         vips_block_untrusted_set(TRUE);
         vips_operation_block_set("VipsForeignLoad", TRUE);
@@ -59,6 +70,8 @@ Status InitVips() {
     if (!ok) return Fail(ErrorCode::kInternal, "the image decoder could not start", TakeVipsError());
     return Ok();
 }
+
+namespace {
 
 std::string_view ExpectedLoader(ImageFormat format) {
     switch (format) {
@@ -132,13 +145,33 @@ std::optional<std::string> StripWebpChunks(std::string_view webp) {
     return out;
 }
 
+// A new file only (O_EXCL, O_NOFOLLOW): never through an existing file or link. NormaliseImage clears the fixed
+// output names before each run.
 Status WriteFile(const std::string& path, std::string_view bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) return Fail(ErrorCode::kIo, "cannot write the image", path);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return Fail(ErrorCode::kIo, "cannot write the image", fmt::format("{}: {}", path, std::strerror(errno)));
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const int err = errno;
+            ::close(fd);
+            return Fail(ErrorCode::kIo, "cannot write the image", fmt::format("{}: {}", path, std::strerror(err)));
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (::close(fd) != 0) {
+        return Fail(ErrorCode::kIo, "cannot write the image", fmt::format("{}: {}", path, std::strerror(errno)));
+    }
     return Ok();
 }
+
+// Frees a libvips save buffer.
+struct GFree {
+    void operator()(void* p) const { g_free(p); }
+};
 
 Status SaveWebp(VipsImage* image, const std::string& path, int quality) {
     void* buffer = nullptr;
@@ -146,27 +179,38 @@ Status SaveWebp(VipsImage* image, const std::string& path, int quality) {
     if (vips_webpsave_buffer(image, &buffer, &length, "Q", quality, "strip", TRUE, nullptr) != 0) {
         return Fail(Unreadable(fmt::format("webpsave {}: {}", path, TakeVipsError())));
     }
-    std::unique_ptr<void, decltype(&g_free)> owned(buffer, &g_free);
+    std::unique_ptr<void, GFree> owned(buffer);
     auto stripped = StripWebpChunks(std::string_view(static_cast<const char*>(buffer), length));
     if (!stripped) return Fail(Unreadable(fmt::format("webpsave {}: malformed encoder output", path)));
     return WriteFile(path, *stripped);
 }
 
 Status SaveFull(VipsImage* image, ImageFormat format, const std::string& path) {
-    int rc = 0;
-    switch (format) {
-        case ImageFormat::kJpeg:
-            rc = vips_jpegsave(image, path.c_str(), "Q", 90, "strip", TRUE, nullptr);
-            break;
-        case ImageFormat::kWebp:
-            return SaveWebp(image, path, 90);
-        default:
-            // 8 bits per sample: a 16-bit 3000 × 3000 RGBA PNG could pass the output-size limit otherwise.
-            rc = vips_pngsave(image, path.c_str(), "strip", TRUE, "bitdepth", 8, "compression", 6, nullptr);
-            break;
-    }
+    if (format == ImageFormat::kWebp) return SaveWebp(image, path, 90);
+    void* buffer = nullptr;
+    std::size_t length = 0;
+    // PNG at 8 bits per sample: a 16-bit 3000 × 3000 RGBA PNG could pass the output-size limit otherwise.
+    const int rc =
+        format == ImageFormat::kJpeg
+            ? vips_jpegsave_buffer(image, &buffer, &length, "Q", 90, "strip", TRUE, nullptr)
+            : vips_pngsave_buffer(image, &buffer, &length, "strip", TRUE, "bitdepth", 8, "compression", 6, nullptr);
     if (rc != 0) return Fail(Unreadable(fmt::format("save {}: {}", path, TakeVipsError())));
-    return Ok();
+    std::unique_ptr<void, GFree> owned(buffer);
+    return WriteFile(path, std::string_view(static_cast<const char*>(buffer), length));
+}
+
+// The fixed output names; removing them is safe because they are ours (the directory belongs to the caller's job).
+void RemoveOutputs(const std::string& out_dir) {
+    std::error_code ec;
+    for (const char* name : {"full.jpg", "full.png", "full.webp", "thumb.webp", "w320.webp", "w640.webp"}) {
+        fs::remove(fs::path(out_dir) / name, ec);
+    }
+}
+
+// A regular file (not a link) of at least one byte: what the parent accepts as a child's output.
+bool IsOutputFile(const std::string& path) {
+    struct stat st {};
+    return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
 }
 
 Result<ImagePtr> Thumbnail(VipsImage* in, int width, int height, bool crop) {
@@ -193,7 +237,7 @@ Result<NormalisedImage> NormaliseImageFile(const std::string& input, const std::
         return Fail(check.status == 422 ? ErrorCode::kTooLarge : ErrorCode::kUnsupported, check.message,
                     std::string(check.error_code));
     }
-    if (auto s = InitVips(); !s) return Fail(s.error());
+    if (auto s = InitImageDecoder(); !s) return Fail(s.error());
     const char* loader = vips_foreign_find_load(input.c_str());
     if (loader == nullptr || std::string_view(loader) != ExpectedLoader(header.format)) {
         std::string why = loader != nullptr ? loader : TakeVipsError();
@@ -239,14 +283,21 @@ Result<NormalisedImage> NormaliseImageFile(const std::string& input, const std::
     out.w320 = (dir / "w320.webp").string();
     out.w640 = (dir / "w640.webp").string();
 
-    if (auto s = SaveFull(full.get(), header.format, out.full); !s) return Fail(s.error());
-    auto thumb = Thumbnail(full.get(), kThumbSide, kThumbSide, true);
-    if (!thumb) return Fail(thumb.error());
-    if (auto s = SaveWebp(thumb->get(), out.thumb, 80); !s) return Fail(s.error());
-    for (auto [width, path] : {std::pair{320, &out.w320}, std::pair{640, &out.w640}}) {
-        auto scaled_to = Thumbnail(full.get(), width, VIPS_MAX_COORD, false);
-        if (!scaled_to) return Fail(scaled_to.error());
-        if (auto s = SaveWebp(scaled_to->get(), *path, 80); !s) return Fail(s.error());
+    auto write_all = [&]() -> Status {
+        if (auto s = SaveFull(full.get(), header.format, out.full); !s) return s;
+        auto thumb = Thumbnail(full.get(), kThumbSide, kThumbSide, true);
+        if (!thumb) return Fail(thumb.error());
+        if (auto s = SaveWebp(thumb->get(), out.thumb, 80); !s) return s;
+        for (auto [width, path] : {std::pair{320, &out.w320}, std::pair{640, &out.w640}}) {
+            auto scaled_to = Thumbnail(full.get(), width, VIPS_MAX_COORD, false);
+            if (!scaled_to) return Fail(scaled_to.error());
+            if (auto s = SaveWebp(scaled_to->get(), *path, 80); !s) return s;
+        }
+        return Ok();
+    };
+    if (auto s = write_all(); !s) {
+        RemoveOutputs(out_dir);  // nothing half-made stays behind
+        return Fail(s.error());
     }
     return out;
 }
@@ -287,7 +338,7 @@ Result<NormalisedImage> NormalisedImageFromJson(std::string_view json, const std
     if (image.ext != "jpg" && image.ext != "png" && image.ext != "webp") return bad("unknown ext");
     const std::int64_t w = width->as_int64();
     const std::int64_t h = height->as_int64();
-    if (w < 1 || h < 1 || w > kMaxImageSide || h > kMaxImageSide) return bad("size out of range");
+    if (w < 1 || h < 1 || w > kMaxImageWidth || h > kMaxImageHeight) return bad("size out of range");
     image.width = static_cast<int>(w);
     image.height = static_cast<int>(h);
     // Lexical check: the child must name files directly inside out_dir (no "..", no other directory).
@@ -311,17 +362,29 @@ Result<NormalisedImage> NormalisedImageFromJson(std::string_view json, const std
 Result<NormalisedImage> NormaliseImage(Sandbox& sandbox, const std::string& input, const std::string& out_dir,
                                        const SandboxLimits& limits, const ImageOptions& options) {
     const std::string dir = fs::absolute(fs::path(out_dir)).lexically_normal().string();
+    RemoveOutputs(dir);  // a retried job may find the outputs of an attempt that was killed
+    auto fail = [&](std::string detail) {
+        RemoveOutputs(dir);
+        return Fail(Unreadable(std::move(detail)));
+    };
     auto out = sandbox.Run({"image", "--out-dir", dir, "--max-side", std::to_string(options.max_side), "--max-pixels",
                             std::to_string(options.max_pixels), "--", input},
                            limits);
     if (!out) {
         const SandboxError& e = out.error();
-        if (e.failure == SandboxFailure::kRefused) return Fail(Unreadable(e.error.message + ": " + e.error.detail));
-        return Fail(Unreadable(
-            fmt::format("media sandbox {}: {} {}", SandboxFailureName(e.failure), e.error.detail, e.stderr_tail)));
+        if (e.failure == SandboxFailure::kRefused) return fail(e.error.message + ": " + e.error.detail);
+        return fail(
+            fmt::format("media sandbox {}: {} {}", SandboxFailureName(e.failure), e.error.detail, e.stderr_tail));
     }
     auto image = NormalisedImageFromJson(*out, dir);
-    if (!image) return Fail(Unreadable(fmt::format("media sandbox bad_output: {}", image.error().detail)));
+    if (!image) return fail(fmt::format("media sandbox bad_output: {}", image.error().detail));
+    if (image->width > options.max_side || image->height > options.max_side) {
+        return fail(fmt::format("media sandbox bad_output: {} × {} is above the long-side cap {}", image->width,
+                                image->height, options.max_side));
+    }
+    for (const auto* path : {&image->full, &image->thumb, &image->w320, &image->w640}) {
+        if (!IsOutputFile(*path)) return fail(fmt::format("media sandbox bad_output: {} is no regular file", *path));
+    }
     return image;
 }
 

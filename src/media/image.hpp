@@ -50,6 +50,11 @@ struct ImageOptions {
     std::uint64_t max_pixels = 40'000'000;  // of the decoded image, checked from the header
 };
 
+// Initialises libvips for the child once per process (idempotent; NormaliseImageFile calls it): no loadable
+// modules, only the jpeg/png/webp/gif loaders. Sets VIPSHOME in this process's environment: call it before other
+// threads exist (the child is single-threaded when it runs). Errors: kInternal when libvips cannot start.
+Status InitImageDecoder();
+
 // Child side (see above). Errors: kUnsupported (not jpeg/png/webp/gif, or the loader disagrees with the magic),
 // kTooLarge (dimensions), kInvalidArgument (decoding or encoding failed), kIo (out_dir not writable).
 Result<NormalisedImage> NormaliseImageFile(const std::string& input, const std::string& out_dir,
@@ -57,11 +62,12 @@ Result<NormalisedImage> NormaliseImageFile(const std::string& input, const std::
 
 // One JSON line: {"ext","width","height","files":{"full","thumb","w320","w640"}}.
 std::string NormalisedImageToJson(const NormalisedImage& image);
-// Strict inverse (exactly these members, typed, no duplicates, positive sizes, ext one of jpg/png/webp); every
+// Strict inverse (exactly these members, typed, no duplicates, sizes 1..8000, ext one of jpg/png/webp); every
 // path must lie directly inside out_dir. kProtocol otherwise.
 Result<NormalisedImage> NormalisedImageFromJson(std::string_view json, const std::string& out_dir);
 
 // Parent side: `plyr media image --out-dir <out_dir> --max-side … --max-pixels … -- <input>`. out_dir must exist.
+// A result larger than options.max_side is refused as bad output.
 Result<NormalisedImage> NormaliseImage(Sandbox& sandbox, const std::string& input, const std::string& out_dir,
                                        const SandboxLimits& limits, const ImageOptions& options = {});
 

@@ -1,6 +1,7 @@
 #include "media/tags.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -174,7 +175,7 @@ std::optional<std::string> Text(const TagLib::String& value) {
 }
 
 Status WriteArt(const std::string& path, const TagLib::ByteVector& data) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return Fail(ErrorCode::kIo, "cannot write the cover", fmt::format("{}: {}", path, std::strerror(errno)));
     std::size_t done = 0;
@@ -342,7 +343,9 @@ Result<EmbeddedTags> ReadTags(Sandbox& sandbox, const std::string& input, const 
     args.push_back("--");
     args.push_back(input);
     auto out = sandbox.Run(args, limits);
-    auto unreadable = [](std::string detail) {
+    // On any failure a cover the child may have written is removed: the caller gets tags or nothing.
+    auto unreadable = [&](std::string detail) {
+        if (!art_out_path.empty()) ::unlink(art_out_path.c_str());
         return Fail(ErrorCode::kInvalidArgument, "the audio file's tags could not be read", std::move(detail));
     };
     if (!out) {
@@ -353,6 +356,13 @@ Result<EmbeddedTags> ReadTags(Sandbox& sandbox, const std::string& input, const 
     }
     auto tags = EmbeddedTagsFromJson(*out, art_out_path);
     if (!tags) return unreadable(fmt::format("media sandbox bad_output: {}", tags.error().detail));
+    if (tags->art) {
+        struct stat st {};
+        if (::lstat(tags->art->path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+            static_cast<std::uint64_t>(st.st_size) != tags->art->size) {
+            return unreadable(fmt::format("media sandbox bad_output: {} is not the reported file", tags->art->path));
+        }
+    }
     return tags;
 }
 

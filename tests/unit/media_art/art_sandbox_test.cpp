@@ -62,6 +62,11 @@ TEST_F(ArtSandboxTest, NormalisesAnExifRotatedJpegThroughTheChild) {
     EXPECT_EQ(SniffImageFile(image->w320).width, 320u);
     EXPECT_EQ(SniffImageFile(image->w640).height, 960u);
     EXPECT_EQ(sandbox_.running(), 0);
+
+    // A retried job runs into the same directory: the outputs of the earlier attempt are replaced.
+    auto again = NormaliseImage(sandbox_, tagged, out_.str(), limits_);
+    ASSERT_TRUE(again) << again.error().ToString();
+    EXPECT_EQ(again->full, image->full);
 }
 
 TEST_F(ArtSandboxTest, AGiganticPngHeaderIsRefusedByTheChildWithinTheMemoryLimit) {
@@ -88,6 +93,7 @@ TEST_F(ArtSandboxTest, ALargeButAllowedImageIsDecodedInsideTheLimits) {
 }
 
 TEST_F(ArtSandboxTest, SvgAndHtmlAreRefusedAsImageUnreadable) {
+    out_.Write("full.png", "stale output of a killed attempt");
     for (const auto& [name, text] :
          {std::pair{"a.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"/>"},
           std::pair{"b.png", "<!DOCTYPE html><html><body>hi</body></html>"}}) {
