@@ -776,6 +776,20 @@ TEST_P(UploadJobTest, AnUnavailablePdsHandsThePublishToTheOutbox) {
     EXPECT_FALSE(fs::exists(up.staging));
 }
 
+TEST_P(UploadJobTest, AnExpiredGrantHandsThePublishToTheOutboxAsAuthRequired) {
+    FakePds fake([&](const FakePds::Request&) -> std::pair<int, std::string> {
+        return {401, R"({"error":"InvalidToken","message":"token expired"})"};
+    });
+    FakePdsSessions sessions(fake, clock_);
+    deps_.sessions = &sessions;
+    StartPool();
+    auto up = Enqueue(Fixture("noise.flac"), "flac");
+    auto out = Wait(up.job_id);
+    auto row = ExpectDeferred(out);  // completed, pending row, outbox put, pds_auth_required
+    EXPECT_EQ(row.file_type, "flac");
+    EXPECT_EQ(fake.Count(kPutRecord), 0);  // the read before the write already failed: nothing was retried
+}
+
 TEST(UploadRecordKey, IsAStableTidOfTheUploadTime) {
     auto a = UploadRecordKey(1'764'000'000'123'456, "job-1");
     EXPECT_EQ(a, UploadRecordKey(1'764'000'000'123'456, "job-1"));
