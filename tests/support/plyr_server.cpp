@@ -131,6 +131,14 @@ std::optional<int> PlyrServer::Stop(std::chrono::milliseconds grace) {
     return code;
 }
 
+std::optional<int> PlyrServer::Kill() {
+    if (!running()) return std::nullopt;
+    kill(pid_, SIGKILL);
+    auto code = Reap(pid_, std::chrono::seconds(10));
+    pid_ = -1;
+    return code;
+}
+
 std::string PlyrServer::Log() const {
     std::ifstream in(log_file_, std::ios::binary);
     std::ostringstream out;

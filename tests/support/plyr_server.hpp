@@ -30,6 +30,8 @@ class PlyrServer {
     bool Start(std::chrono::milliseconds timeout = std::chrono::seconds(30));
     // SIGTERM, then SIGKILL after `grace`. Returns the exit code (or -signal), nullopt when not running.
     std::optional<int> Stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+    // SIGKILL at once (a crash: no graceful shutdown, leases are left to expire).
+    std::optional<int> Kill();
     bool Restart() {
         Stop();
         return Start();

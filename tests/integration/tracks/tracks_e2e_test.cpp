@@ -140,7 +140,9 @@ class TracksE2E : public AuthE2E {
         if (skipped_) return;
         auto which = RunProcess({"/usr/bin/ffmpeg", "-version"}, ToolEnv(), {}, 10s);
         ASSERT_EQ(which.exit_code, 0) << "ffmpeg is missing (scripts/bootstrap.sh --test installs it)";
-        ASSERT_NO_FATAL_FAILURE(StartPlyr(ClientKind::kLoopback, {{"MAX_UPLOAD_SIZE_MB", "20"}}));
+        // A short job lease so a killed worker's job is re-run within seconds (the heartbeat keeps live jobs).
+        ASSERT_NO_FATAL_FAILURE(
+            StartPlyr(ClientKind::kLoopback, {{"MAX_UPLOAD_SIZE_MB", "20"}, {"JOB_LEASE_SECONDS", "5"}}));
         fixtures_ = dir_.path() / "fixtures";
         fs::create_directories(fixtures_);
         account_ = NewAccount("art");
@@ -391,6 +393,43 @@ TEST_F(TracksE2E, HostileUploadsAreRefusedAndLeaveNothingBehind) {
     EXPECT_NE(Str(second, "error").find(std::to_string(Int(first, "track_id"))), std::string::npos)
         << boost::json::serialize(second);
     EXPECT_EQ(Db().Int("SELECT COUNT(*) FROM tracks"), tracks_before + 1);
+    EXPECT_EQ(StagingEntries(), 0u);
+}
+
+TEST_F(TracksE2E, AProcessKilledMidAnalysisRunsTheJobAgainWithoutADuplicateRecord) {
+    // Long enough that the sandboxed analysis and transcode are still running when plyr is killed.
+    fs::path aiff = MakeAudio(fixtures_, Formats()[5], 440, 90.0);
+    auto accepted = Upload(aiff, "survivor");
+    ASSERT_TRUE(accepted);
+    ASSERT_EQ(accepted->status, 202) << accepted->body;
+    std::string upload_id = Str(accepted->Json(), "upload_id");
+
+    // Wait until the worker has claimed the job and started the media phases, then kill -9 the whole process.
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    std::string phase;
+    while (std::chrono::steady_clock::now() < deadline) {
+        auto state = browser_->Get("/tracks/uploads/" + upload_id);
+        ASSERT_TRUE(state);
+        phase = Str(state->Json(), "phase");
+        if (Str(state->Json(), "status") == "processing" && (phase == "validating" || phase == "transcoding")) break;
+        std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_TRUE(phase == "validating" || phase == "transcoding") << "the job never reached the media phases";
+    ASSERT_TRUE(server_->Kill());
+    ASSERT_TRUE(server_->Start()) << server_->Log();
+
+    // The lease expires, the job runs again and completes; the session cookie survived the restart.
+    auto events = Progress(upload_id);
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(Str(events.back(), "status"), "completed") << boost::json::serialize(events.back());
+    EXPECT_EQ(Db().Int("SELECT attempts FROM jobs WHERE id = '" + upload_id + "'"), 2);
+    EXPECT_EQ(Db().Int("SELECT COUNT(*) FROM tracks WHERE title = 'survivor'"), 1);
+    WebClient pds(pds_url_);
+    auto listed =
+        pds.Get("/xrpc/com.atproto.repo.listRecords?collection=fm.plyr.track&repo=" + UrlEncode(account_.did));
+    ASSERT_TRUE(listed);
+    ASSERT_EQ(listed->status, 200) << listed->body;
+    EXPECT_EQ(listed->Json().at("records").as_array().size(), 1u) << listed->body;
     EXPECT_EQ(StagingEntries(), 0u);
 }
 
