@@ -3,6 +3,7 @@
 #include "app/auth_cleanup.hpp"
 #include "app/services.hpp"
 #include "jobs/builtin.hpp"
+#include "pds/outbox.hpp"
 #include "storage/repos/play_repo.hpp"
 #include "tracks/staging.hpp"
 #include "tracks/upload_job.hpp"
@@ -34,6 +35,13 @@ Result<std::unique_ptr<jobs::WorkerPool>> StartWorkers(AppServices& services, co
                                              if (!purged) return Fail(std::move(purged.error()));
                                              return Ok();
                                          });
+                                     }});
+    // Finished outbox entries are kept a week for the admin view, then dropped.
+    builtin.cleanup_steps.push_back({"pds.outbox", [](storage::db::Db& db, std::int64_t now) -> Status {
+                                         constexpr std::int64_t kWeekUs = 7LL * 24 * 3600 * 1'000'000;
+                                         auto purged = pds::PurgeFinished(db, now - kWeekUs);
+                                         if (!purged) return Fail(std::move(purged.error()));
+                                         return Ok();
                                      }});
     PLYR_TRY_STATUS(jobs::RegisterBuiltinJobs(*pool, std::move(builtin)));
     PLYR_TRY_STATUS(tracks::RegisterUploadJob(*pool, services.UploadDeps()));
