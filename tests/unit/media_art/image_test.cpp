@@ -24,6 +24,7 @@ struct Meta {
     bool exif = false;
     bool xmp = false;
     bool orientation = false;
+    bool icc = false;
 };
 
 // What libvips sees in an output file (the loader reads its metadata chunks: EXIF, XMP, orientation).
@@ -40,6 +41,7 @@ Meta ReadMeta(const std::string& path) {
     m.exif = vips_image_get_typeof(image, VIPS_META_EXIF_NAME) != 0;
     m.xmp = vips_image_get_typeof(image, VIPS_META_XMP_NAME) != 0;
     m.orientation = vips_image_get_typeof(image, VIPS_META_ORIENTATION) != 0;
+    m.icc = vips_image_get_typeof(image, VIPS_META_ICC_NAME) != 0;
     g_object_unref(image);
     return m;
 }
@@ -141,6 +143,36 @@ TEST_F(NormaliseImageFileTest, GifBecomesAPngOfTheFirstFrame) {
     EXPECT_EQ(full.width, 400);
     EXPECT_EQ(full.height, 200);  // one frame, not five stacked pages
     ExpectThumbnails(*image, 160, 200);
+}
+
+TEST_F(NormaliseImageFileTest, AnAnimatedWebpKeepsItsFirstFrameOnly) {
+    const std::string anim = (in_.path() / "anim.webp").string();
+    plyr::testing::Ffmpeg(
+        {"-f", "lavfi", "-i", "testsrc2=s=200x100:r=5", "-frames:v", "4", "-c:v", "libwebp_anim", "-loop", "0", anim});
+    auto image = Run(anim);
+    ASSERT_TRUE(image) << image.error().ToString();
+    EXPECT_EQ(image->ext, "webp");
+    EXPECT_EQ(image->height, 100);
+    const std::string bytes = ReadBytes(image->full);
+    EXPECT_EQ(bytes.find("ANIM"), std::string::npos);
+    EXPECT_EQ(bytes.find("ANMF"), std::string::npos);
+    EXPECT_EQ(ReadMeta(image->full).height, 100);
+}
+
+TEST_F(NormaliseImageFileTest, AnEmbeddedColourProfileIsConvertedAndDropped) {
+    const std::string plain = Make("plain.png", "testsrc2", "300x200");
+    const std::string with_icc = (in_.path() / "icc.jpg").string();
+    VipsImage* in = vips_image_new_from_file(plain.c_str(), nullptr);
+    ASSERT_NE(in, nullptr) << vips_error_buffer();
+    ASSERT_EQ(vips_jpegsave(in, with_icc.c_str(), "profile", "srgb", nullptr), 0) << vips_error_buffer();
+    g_object_unref(in);
+    ASSERT_TRUE(ReadMeta(with_icc).icc) << "the fixture must carry an ICC profile";
+    auto image = Run(with_icc);
+    ASSERT_TRUE(image) << image.error().ToString();
+    for (const auto& path : {image->full, image->thumb, image->w320, image->w640}) {
+        EXPECT_FALSE(ReadMeta(path).icc) << path;
+        EXPECT_EQ(ReadBytes(path).find("ICC_PROFILE"), std::string::npos) << path;
+    }
 }
 
 TEST_F(NormaliseImageFileTest, WebpStaysWebp) {

@@ -113,6 +113,53 @@ TEST_F(ReadTagsFileTest, FrontCoverWinsOverOtherPictures) {
     ExpectTextAndCover(path);
 }
 
+// An ID3v2.3 tag with one APIC frame of `picture`, written by hand (ffmpeg would have to parse the picture).
+std::string Id3WithPicture(const std::string& picture) {
+    std::string frame_body = std::string("\0image/jpeg\0\x03\0", 14) + picture;
+    std::string frame = "APIC";
+    plyr::testing::PutBe32(frame, static_cast<std::uint32_t>(frame_body.size()));
+    frame += std::string(2, '\0');
+    frame += frame_body;
+    std::string tag = "ID3";
+    tag += std::string("\x03\x00\x00", 3);
+    const auto size = static_cast<std::uint32_t>(frame.size());  // syncsafe: 7 bits per byte
+    for (int shift : {21, 14, 7, 0}) tag.push_back(static_cast<char>((size >> shift) & 0x7F));
+    return tag + frame;
+}
+
+TEST_F(ReadTagsFileTest, ACoverAbove20MiBIsIgnored) {
+    const std::string plain = ReadBytes(Audio("plain.mp3", {"-id3v2_version", "0"}, false));
+    const std::string big = (dir_.path() / "big.mp3").string();
+    plyr::testing::WriteBytes(big, Id3WithPicture(std::string(kMaxArtBytes + 1, '\x42')) + plain);
+    auto tags = ReadTagsFile(big, art_out_);
+    ASSERT_TRUE(tags) << tags.error().ToString();
+    EXPECT_FALSE(tags->art);
+    EXPECT_FALSE(fs::exists(art_out_));
+
+    const std::string small = (dir_.path() / "small.mp3").string();
+    plyr::testing::WriteBytes(small, Id3WithPicture(std::string(1000, '\x42')) + plain);
+    tags = ReadTagsFile(small, art_out_);
+    ASSERT_TRUE(tags) << tags.error().ToString();
+    ASSERT_TRUE(tags->art);
+    EXPECT_EQ(tags->art->size, 1000u);
+}
+
+TEST_F(ReadTagsFileTest, HostileTagsNeverCrashOrInventACover) {
+    const std::string plain = ReadBytes(Audio("plain.mp3", {"-id3v2_version", "0"}, false));
+    std::string lying = Id3WithPicture("tiny");
+    lying[6] = lying[7] = lying[8] = lying[9] = 0x7F;  // tag size ~256 MiB, far past the end of the file
+    const std::string path = (dir_.path() / "lying.mp3").string();
+    plyr::testing::WriteBytes(path, lying + plain);
+    auto tags = ReadTagsFile(path, art_out_);
+    ASSERT_TRUE(tags) << tags.error().ToString();
+    const std::string flac = ReadBytes(Audio("a.flac", Text("flac"), true));
+    const std::string cut = (dir_.path() / "cut.flac").string();
+    plyr::testing::WriteBytes(cut, flac.substr(0, 200));  // inside the PICTURE block
+    auto truncated = ReadTagsFile(cut, art_out_);
+    ASSERT_TRUE(truncated) << truncated.error().ToString();
+    EXPECT_FALSE(truncated->art);
+}
+
 TEST_F(ReadTagsFileTest, AiffId3ChunkText) {
     auto args = Text("pcm_s16be");
     args.insert(args.end(), {"-write_id3v2", "1"});
