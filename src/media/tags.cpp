@@ -92,7 +92,7 @@ OggCodec SniffOggCodec(std::string_view head) {
 }
 
 struct Found {
-    std::unique_ptr<TagLib::File> file;  // owns nothing of the stream; declared after it in Read
+    std::unique_ptr<TagLib::File> file;  // reads through the caller's stream, which must outlive it
     std::optional<Picture> picture;
 };
 
