@@ -173,12 +173,14 @@ asio::awaitable<Response> ServeProxied(const Context& ctx, const Request& reques
 }
 
 asio::awaitable<Response> HandleAudio(std::shared_ptr<Context> ctx, Request& request) {
-    auto [file_id, ext] = SplitFileName(request.PathParam("file").value_or(""));
+    // No structured bindings or by-value lambda captures inside coroutines: g++ 12 double-destroys them.
+    auto split = SplitFileName(request.PathParam("file").value_or(""));
+    const std::string& file_id = split.first;
+    const std::optional<std::string>& ext = split.second;
     if (!tracks::IsValidMediaId(file_id)) co_return InvalidFileId();
     auto optional = co_await ResolveOptionalViewer(ctx->deps, request);
-    auto access = co_await net::Offload(*ctx->deps.pool, [&, id = file_id, e = ext] {
-        return ctx->deps.service->ResolveAudio(id, e, optional.viewer);
-    });
+    auto access = co_await net::Offload(*ctx->deps.pool,
+                                        [&] { return ctx->deps.service->ResolveAudio(file_id, ext, optional.viewer); });
     if (!access) {
         Response r = FromApiError(access.error());
         if (optional.clear_cookie) ClearSessionCookie(ctx->deps, r);
