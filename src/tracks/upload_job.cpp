@@ -280,6 +280,10 @@ class UploadRun {
         return (fields_gated() && deps_.private_store) ? *deps_.private_store : *deps_.audio_store;
     }
     bool fields_gated() const { return payload_.fields.support_gate; }
+    fs::path StagingRoot() const {
+        std::error_code ec;
+        return fs::weakly_canonical(fs::absolute(deps_.config->data_dir / "staging"), ec);
+    }
 
     const UploadJobDeps& deps_;
     jobs::JobContext& ctx_;
@@ -340,7 +344,28 @@ std::optional<JobFailure> UploadRun::Prepare() {
     if (!*artist) return JobFailure{"artist_not_found", "the uploading account no longer exists", false, did_};
     artist_ = std::move(**artist);
 
+    // Every path of the payload must lie in a directory directly inside DATA_DIR/staging: the payload is data, and
+    // the job creates, writes and finally deletes that directory.
     std::error_code ec;
+    const fs::path root = StagingRoot();
+    const fs::path dir = fs::weakly_canonical(fs::absolute(payload_.staging_dir), ec);
+    const bool local_dir = !ec && !dir.empty() && dir.parent_path() == root;
+    auto inside = [&](const fs::path& file) {
+        std::error_code e;
+        return fs::weakly_canonical(fs::absolute(file), e).parent_path() == dir && !e;
+    };
+    if (local_dir) {
+        payload_.staging_dir = dir;
+        if (!inside(payload_.audio.path) || (payload_.image && !inside(payload_.image->path)))
+            return JobFailure{"invalid_payload", "the upload could not be read", false, "file outside staging_dir"};
+    } else if (deps_.private_store) {
+        // S3 mode: the upload handler ran on a machine with another DATA_DIR; work in a directory of our own.
+        payload_.staging_dir = root / fmt::format("job-{}", ctx_.id());
+        payload_.audio.path = payload_.staging_dir / "audio";
+        payload_.image.reset();  // an uploaded image only exists on the handler's disk (docs/tracks.md)
+    } else {
+        return JobFailure{"invalid_payload", "the upload could not be read", false, "staging_dir outside the root"};
+    }
     staging_present_ = fs::is_regular_file(payload_.audio.path, ec);
     if (!staging_present_ && deps_.private_store) {
         // S3 mode: the upload handler may have run on another machine; its copy is in the private bucket.
@@ -821,9 +846,8 @@ std::optional<JobFailure> UploadRun::Finalize() {
 void UploadRun::RemoveStaging() {
     // Only a directory directly inside DATA_DIR/staging is ever removed: the payload is data, not a command.
     std::error_code ec;
-    const fs::path root = fs::weakly_canonical(fs::absolute(deps_.config->data_dir / "staging"), ec);
     const fs::path dir = fs::weakly_canonical(fs::absolute(payload_.staging_dir), ec);
-    if (!ec && !dir.empty() && dir.parent_path() == root) {
+    if (!ec && !dir.empty() && dir.parent_path() == StagingRoot()) {
         fs::remove_all(dir, ec);
         if (ec) plyr::log::Warn("upload.staging_remove_failed", {{"job_id", ctx_.id()}, {"error", ec.message()}});
     } else {

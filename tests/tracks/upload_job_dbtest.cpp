@@ -790,6 +790,33 @@ TEST_P(UploadJobTest, AnExpiredGrantHandsThePublishToTheOutboxAsAuthRequired) {
     EXPECT_EQ(fake.Count(kPutRecord), 0);  // the read before the write already failed: nothing was retried
 }
 
+TEST_P(UploadJobTest, AStagingDirOutsideTheStagingRootIsRefusedAndLeftAlone) {
+    auto up = Enqueue(Fixture("sine.mp3"), "mp3");  // the pool is not running yet
+    // Point the payload at a directory elsewhere: the job must neither read it as its upload nor delete it.
+    plyr::testing::TempDir elsewhere;
+    fs::copy_file(up.staging / "audio", elsewhere.path() / "audio");
+    auto st = db_->Write([&](db::Connection& c) -> Status {
+        auto view = jobs::Get(c, up.job_id);
+        if (!view) return Fail(std::move(view.error()));
+        auto payload = json::parse(view->payload_json).as_object();
+        payload["staging_dir"] = elsewhere.str();
+        payload["audio"].as_object()["path"] = (elsewhere.path() / "audio").string();
+        auto r = c.Query(is_sqlite() ? "UPDATE jobs SET payload = $1 WHERE id = $2"
+                                     : "UPDATE jobs SET payload = $1::jsonb WHERE id = $2::uuid",
+                         {json::serialize(payload), up.job_id});
+        if (!r) return Fail(std::move(r.error()));
+        return Ok();
+    });
+    ASSERT_TRUE(st) << st.error().ToString();
+    StartPool();
+    auto out = Wait(up.job_id);
+    EXPECT_EQ(out.job.status, jobs::JobStatus::kFailed);
+    EXPECT_EQ(out.job.error_code.value_or(""), "invalid_payload");
+    EXPECT_TRUE(fs::exists(elsewhere.path() / "audio"));
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM tracks"), 0);
+    EXPECT_TRUE(Objects("audio").empty());
+}
+
 TEST(UploadRecordKey, IsAStableTidOfTheUploadTime) {
     auto a = UploadRecordKey(1'764'000'000'123'456, "job-1");
     EXPECT_EQ(a, UploadRecordKey(1'764'000'000'123'456, "job-1"));
