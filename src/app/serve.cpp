@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
 
 #include "api/auth_routes.hpp"
 #include "api/upload_routes.hpp"
@@ -54,12 +55,29 @@ constexpr std::string_view kPlaceholderPage =
     "<body><h1>plyr is running</h1><p>the web app is not built on this server. "
     "api: <a href=\"/openapi.json\">/openapi.json</a></p></body></html>";
 
-std::string ContentSecurityPolicy(const std::vector<std::string>& inline_script_hashes) {
+// scheme://host[:port] of an absolute URL, or "" when it does not parse.
+std::string UrlOrigin(const std::string& url) {
+    auto parsed = boost::urls::parse_absolute_uri(url);
+    if (!parsed || parsed->encoded_host().empty()) return {};
+    return std::string(parsed->scheme()) + "://" + std::string(parsed->encoded_host_and_port());
+}
+
+// product.md §4.1: inline scripts by hash; media and fetches may also reach the public audio bucket and the S3
+// endpoint (307 redirects of /audio and presigned URLs land there).
+std::string ContentSecurityPolicy(const core::Config& config, const std::vector<std::string>& inline_script_hashes) {
     std::string scripts = "'self'";
     for (const auto& hash : inline_script_hashes) scripts += " " + hash;
+    std::string media_origins;
+    if (config.storage_kind == core::StorageKind::kS3) {
+        for (const std::string* url : {&config.s3.public_bucket_url, &config.s3.endpoint_url}) {
+            std::string origin = UrlOrigin(*url);
+            if (!origin.empty() && media_origins.find(origin) == std::string::npos) media_origins += " " + origin;
+        }
+    }
     return "default-src 'self'; script-src " + scripts +
-           "; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; media-src 'self' blob:; "
-           "connect-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'; form-action 'self'";
+           "; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; media-src 'self' blob:" +
+           media_origins + "; connect-src 'self'" + media_origins +
+           "; frame-ancestors 'none'; object-src 'none'; base-uri 'none'; form-action 'self'";
 }
 
 // Constant-time comparison so the metrics token cannot be probed byte by byte.
@@ -245,7 +263,8 @@ int RunServe(const ServeOptions& options) {
     http::ServerOptions server_options = http::ServerOptionsFromConfig(*config);
     server_options.metrics = &metrics;
     server_options.rate_limiter = *limiter;  // the `default` bucket of product.md §4.1 for every other API route
-    server_options.security.content_security_policy = ContentSecurityPolicy(http::InlineScriptHashes(index_html));
+    server_options.security.content_security_policy =
+        ContentSecurityPolicy(*config, http::InlineScriptHashes(index_html));
     http::Server server(io, std::move(router), server_options);
     auto port = server.Start();
     if (!port) {

@@ -87,9 +87,16 @@ TEST(Serve, AnswersHealthOnS3) {
                             {"S3_REGION", "us-east-1"},
                             {"AWS_ACCESS_KEY_ID", "S3RVER"},
                             {"AWS_SECRET_ACCESS_KEY", "S3RVER"},
-                            {"R2_BUCKET", "plyr-audio"}});
+                            {"R2_BUCKET", "plyr-audio"},
+                            {"R2_PUBLIC_BUCKET_URL", "https://audio.plyr.example/bucket"}});
     ASSERT_TRUE(server.WaitReady()) << server.child().stderr_text();
     ExpectHealthy(server, "sqlite", "s3");
+    // The player fetches redirected audio from the bucket: the CSP lets media and fetches reach it (§4.1).
+    auto page = server.Get("/", {{"Accept", "text/html"}});
+    ASSERT_TRUE(page);
+    std::string csp = page->Header("content-security-policy");
+    EXPECT_NE(csp.find("media-src 'self' blob: https://audio.plyr.example"), std::string::npos) << csp;
+    EXPECT_NE(csp.find(std::string(s3).substr(0, std::string(s3).find('/', 8))), std::string::npos) << csp;
 }
 
 TEST(Serve, UnreachableDatabaseMeansDegradedHealthButTheAppStillLoads) {
