@@ -191,6 +191,109 @@ TEST_P(MediaRoutesTest, ImagesAreServedImmutableByNameAndDerivedSize) {
     }
 }
 
+// S3 mode without a network: objects live on local disk, but the store has no local path and answers Url() like a
+// bucket with a public URL (private: a presigned-looking URL).
+class FakeS3Store final : public storage::blobs::BlobStore {
+  public:
+    FakeS3Store(storage::blobs::BlobStore& inner, std::string base) : inner_(inner), base_(std::move(base)) {}
+    Status PutFile(std::string_view key, const std::filesystem::path& path, std::string_view type) override {
+        return inner_.PutFile(key, path, type);
+    }
+    Status PutBytes(std::string_view key, std::string_view bytes, std::string_view type) override {
+        return inner_.PutBytes(key, bytes, type);
+    }
+    Result<storage::blobs::ObjectInfo> Get(std::string_view key, std::optional<storage::blobs::ByteRange> range,
+                                           const storage::blobs::ChunkSink& sink) override {
+        ++gets;
+        return inner_.Get(key, range, sink);
+    }
+    Result<storage::blobs::ObjectInfo> Head(std::string_view key) override { return inner_.Head(key); }
+    Status Delete(std::string_view key) override { return inner_.Delete(key); }
+    std::optional<std::string> Url(std::string_view key, std::chrono::seconds expires) override {
+        return fmt::format("{}/{}?expires={}", base_, key, expires.count());
+    }
+    std::optional<std::filesystem::path> LocalPath(std::string_view) override { return std::nullopt; }
+    Status Check() override { return Ok(); }
+    int gets = 0;
+
+  private:
+    storage::blobs::BlobStore& inner_;
+    std::string base_;
+};
+
+class S3MediaRoutesTest : public TrackRoutesTest {
+  protected:
+    void SetUp() override {
+        TrackRoutesTest::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
+        config_.storage_kind = core::StorageKind::kS3;
+        config_.s3.presigned_url_expiry_seconds = 600;
+        public_ = std::make_unique<FakeS3Store>(*store_, "https://audio.cdn.test");
+        private_ = std::make_unique<FakeS3Store>(*store_, "https://private.s3.test");
+        images_ = std::make_unique<FakeS3Store>(*store_, "https://img.cdn.test");
+        TrackServiceDeps deps;
+        deps.db = db_.get();
+        deps.config = &config_;
+        deps.clock = &clock_;
+        deps.audio_store = public_.get();
+        deps.private_store = private_.get();
+        deps.image_store = images_.get();
+        service_ = std::make_unique<TrackService>(deps);
+        file_id_ = HexId(0x1001);
+        AddTrack({.did = kAlice, .n = 1});
+        bytes_ = PutAudio(file_id_, "mp3", kFiveMiB);
+        gated_id_ = HexId(0x1002);
+        AddTrack({.did = kAlice, .n = 2, .gated = true});
+        PutAudio(gated_id_, "mp3", 10);
+    }
+    std::unique_ptr<FakeS3Store> public_, private_, images_;
+    std::string file_id_, gated_id_, bytes_;
+};
+
+TEST_P(S3MediaRoutesTest, RedirectModeSendsPublicOrPresignedUrls) {
+    StartServer();
+    auto r = Fetch("GET", "/audio/" + file_id_);
+    EXPECT_EQ(r.status, 307);
+    EXPECT_EQ(r.Header("Location"), fmt::format("https://audio.cdn.test/audio/{}.mp3?expires=600", file_id_));
+    EXPECT_EQ(r.Header("Cache-Control"), "no-cache");
+    auto gated = Fetch("GET", "/audio/" + gated_id_, As(kAlice));
+    EXPECT_EQ(gated.status, 307);
+    EXPECT_TRUE(gated.Header("Location").value_or("").starts_with("https://private.s3.test/audio/"));
+    EXPECT_EQ(gated.Header("Cache-Control"), "private, no-store");
+    EXPECT_EQ(Fetch("GET", "/audio/" + gated_id_).status, 401);  // access is checked before any redirect
+    auto url = Json(Fetch("GET", "/audio/" + gated_id_ + "/url", As(kAlice)));
+    EXPECT_TRUE(url.at("url").as_string().starts_with("https://private.s3.test/"));
+    EXPECT_FALSE(url.at("expires_at").is_null());
+    EXPECT_EQ(public_->gets + private_->gets, 0);  // no bytes through plyr
+}
+
+TEST_P(S3MediaRoutesTest, ProxyModeStreamsRangesFromTheStore) {
+    config_.s3.audio_delivery = "proxy";
+    StartServer();
+    auto full = Fetch("GET", "/audio/" + file_id_);
+    ASSERT_EQ(full.status, 200);
+    EXPECT_TRUE(full.body == bytes_);
+    EXPECT_EQ(full.Header("ETag"), "\"" + file_id_ + "\"");
+    EXPECT_EQ(full.Header("Content-Type"), "audio/mpeg");
+    EXPECT_EQ(public_->gets, 5);  // 1 MiB per ranged GET
+    auto part = Fetch("GET", "/audio/" + file_id_, {{"Range", "bytes=100-199"}});
+    EXPECT_EQ(part.status, 206);
+    EXPECT_EQ(part.body, bytes_.substr(100, 100));
+    EXPECT_EQ(part.Header("Content-Range"), fmt::format("bytes 100-199/{}", kFiveMiB));
+    auto bad = Fetch("GET", "/audio/" + file_id_, {{"Range", "bytes=999999999-"}});
+    EXPECT_EQ(bad.status, 416);
+    EXPECT_EQ(bad.Header("Content-Range"), "bytes */5242880");
+    EXPECT_EQ(Fetch("GET", "/audio/" + file_id_, {{"If-None-Match", "\"" + file_id_ + "\""}}).status, 304);
+    auto stale = Fetch("GET", "/audio/" + file_id_, {{"Range", "bytes=0-0"}, {"If-Range", "\"x\""}});
+    EXPECT_EQ(stale.status, 200);
+    auto head = Fetch("HEAD", "/audio/" + file_id_);
+    EXPECT_EQ(head.status, 200);
+    EXPECT_EQ(head.Header("Content-Length"), std::to_string(kFiveMiB));
+    EXPECT_EQ(Fetch("GET", "/audio/" + gated_id_, As(kAlice)).body.size(), 10u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, S3MediaRoutesTest, db::testing::BackendValues(), db::testing::BackendName);
+
 INSTANTIATE_TEST_SUITE_P(Backends, MediaRoutesTest, db::testing::BackendValues(), db::testing::BackendName);
 
 }  // namespace
