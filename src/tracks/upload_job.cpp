@@ -362,7 +362,8 @@ std::optional<JobFailure> UploadRun::Prepare() {
         // S3 mode: the upload handler ran on a machine with another DATA_DIR; work in a directory of our own.
         payload_.staging_dir = root / fmt::format("job-{}", ctx_.id());
         payload_.audio.path = payload_.staging_dir / "audio";
-        payload_.image.reset();  // an uploaded image only exists on the handler's disk (docs/tracks.md)
+        if (payload_.image) Warn("image_unavailable");  // an uploaded image only exists on the handler's disk
+        payload_.image.reset();
     } else {
         return JobFailure{"invalid_payload", "the upload could not be read", false, "staging_dir outside the root"};
     }
