@@ -7,15 +7,16 @@
 // - Phases (JobContext::Progress, percent of the job's own 0-100 by the weights validating 5, transcoding 25,
 //   storing 5, artwork 5, publishing 8, finalizing 2): one sandboxed media::Analyse run (probe, loudness, peaks,
 //   fingerprint, web rendition when needed) → content-addressed audio objects + duplicate check → artwork
-//   (uploaded image, else embedded cover) → reserved tracks row (publish_state pending, fixed TID rkey) → PDS
-//   (uploadBlob when enabled, putRecord read-modify-write) → tags and album.
+//   (uploaded image, else embedded cover) → reserved tracks row with album membership, peaks and fingerprint
+//   (publish_state pending, fixed TID rkey) → PDS (uploadBlob when enabled, putRecord read-modify-write) → tags.
 // - Outcomes: completed with result {track_id, atproto_uri, atproto_cid} (uri/cid null while deferred) and
-//   warnings (extension_mismatch, feature_unresolved, artwork_unreadable, pds_blob_failed,
-//   pds_publish_deferred, pds_auth_required); failed with the error codes of §6.4/§9 (audio_unreadable,
-//   audio_too_long, unsupported_audio_format, transcode_failed, duplicate_upload, storage_full, storage_error,
-//   image_unreadable, pds_rejected, staging_missing) and a lowercase message. A failure that ends the job
-//   leaves no row, no unreferenced object and no staging directory; a retryable failure with attempts left
-//   keeps the staging directory for the next attempt.
+//   warnings (the payload's, e.g. extension_mismatch; feature_unresolved, album_not_found, artwork_unreadable,
+//   image_unavailable, pds_blob_failed, pds_publish_deferred, pds_auth_required); failed with the error codes of
+//   §6.4/§9 (audio_unreadable, audio_too_long, unsupported_audio_format, transcode_failed, duplicate_upload,
+//   storage_full, storage_error, image_unreadable, pds_rejected) or stalled / invalid_payload / artist_not_found,
+//   and a lowercase message. A failure that ends the job leaves no row that never reached the PDS or the outbox,
+//   no object only this run referenced and no staging directory; a retryable failure with attempts left keeps
+//   everything for the next attempt.
 // - Re-runs (a crashed worker's expired lease) duplicate nothing: objects are content-addressed, the row is
 //   found by upload_job_id, the rkey is derived from uploaded_at_us and the job id.
 // Thread-safety: the handler runs on pool threads; every dependency must be thread-safe and outlive the pool.
