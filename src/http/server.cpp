@@ -827,10 +827,16 @@ asio::awaitable<StreamStop> Server::Impl::WatchStream(Connection& c, bool ends_o
     while (true) {
         if (ends_on_shutdown && stopping_) co_return StreamStop::kShutdown;
         boost::system::error_code ec;
+        std::size_t peeked = 0;
         if (data_pending) {
             std::tie(ec) = co_await wake.async_wait(kTuple);
         } else {
-            std::tie(ec) = co_await socket.async_wait(tcp::socket::wait_read, kTuple);
+            // A peeking receive, not async_wait(wait_read): Asio's reactor remembers readiness that arrived while
+            // no operation was queued only for real reads (a wait would miss a FIN that came during a chunk
+            // write). Peeking consumes nothing, so a pipelined request stays for the next ServeOne.
+            char probe = 0;
+            std::tie(ec, peeked) =
+                co_await socket.async_receive(asio::buffer(&probe, 1), tcp::socket::message_peek, kTuple);
         }
         auto state = co_await asio::this_coro::cancellation_state;
         if (state.cancelled() != asio::cancellation_type::none) co_return StreamStop::kCancelled;
@@ -838,13 +844,8 @@ asio::awaitable<StreamStop> Server::Impl::WatchStream(Connection& c, bool ends_o
             wake.expires_at(asio::steady_timer::time_point::max());
             continue;  // Stop() woke us: re-check `stopping_`
         }
-        if (ec) co_return StreamStop::kPeerGone;
-        if (data_pending) continue;
-        char probe = 0;
-        ssize_t got = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (got == 0) co_return StreamStop::kPeerGone;
-        if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return StreamStop::kPeerGone;
-        if (got > 0) data_pending = true;
+        if (ec) co_return StreamStop::kPeerGone;  // EOF, reset
+        if (peeked > 0) data_pending = true;
     }
 }
 

@@ -75,7 +75,13 @@ StreamNext Gated(std::shared_ptr<Probe> probe, std::string first) {
             *sent = true;
             co_return first;
         }
-        for (int i = 0; i < 3000 && !p.release; ++i) co_await Wait(10ms, p);
+        try {
+            for (int i = 0; i < 3000 && !p.release; ++i) co_await Wait(10ms, p);
+        } catch (const boost::system::system_error& e) {
+            // The cancellation may also land between two waits: then the next co_await throws it.
+            if (e.code() == asio::error::operation_aborted) p.aborted = true;
+            throw;
+        }
         co_return std::nullopt;
     };
 }
@@ -180,6 +186,21 @@ TEST_F(StreamServerTest, EachChunkIsSentBeforeTheProducerIsAskedForTheNext) {
     auto body = ReadChunked(connection);
     ASSERT_TRUE(body.has_value());
     EXPECT_EQ(*body, "id: 1\ndata: first\n\n");
+}
+
+TEST_F(StreamServerTest, APipelinedRequestIsServedAfterTheStreamEnds) {
+    auto probe = probe_;
+    StartWith([probe] { return SseResponse(Sequence(probe, {"one", "two", "three"}, 30ms)); });
+    TestConnection connection(port_);
+    // Both requests at once: the second must neither end the stream (it is data, not EOF) nor be lost.
+    ASSERT_TRUE(connection.Send(RequestText("GET", "/stream") + RequestText("GET", "/plain")));
+    ASSERT_TRUE(connection.ReadResponse().has_value());
+    auto body = ReadChunked(connection);
+    ASSERT_TRUE(body.has_value());
+    EXPECT_EQ(*body, "onetwothree");
+    auto next = connection.ReadResponse();
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(next->body, "plain");
 }
 
 TEST_F(StreamServerTest, IdleAndHeaderTimeoutsDoNotCutALiveStream) {
