@@ -10,7 +10,8 @@
 //   - with rendition_format "mp3": the libmp3lame encoder (320 kbps CBR, 44.1 or 48 kHz, mono stays mono, more
 //     than two channels downmixed to stereo) written to <out_dir>/rendition.mp3, which is then probed again
 //     ("aac": AAC-LC 256 kbps in <out_dir>/rendition.m4a, index first, same rate/channel rules).
-// Outputs go to out_dir: peaks_low.bin, peaks_high.bin, fingerprint.bin (uint32 little-endian), rendition.mp3.
+// Outputs go to out_dir: peaks_low.bin, peaks_high.bin, fingerprint.bin (uint32 little-endian), rendition.mp3
+// (or rendition.m4a).
 //
 // The parent (Analyse) runs the child through the Sandbox, parses its JSON strictly (untrusted: sizes bounded,
 // paths must be the expected files directly inside out_dir) and reads the small output files into memory.
