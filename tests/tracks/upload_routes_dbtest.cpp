@@ -389,6 +389,23 @@ TEST_P(UploadRoutesTest, FourthConcurrentUploadIsRefused) {
     EXPECT_EQ(replayed.status, 429) << "a new key is a new upload";
 }
 
+TEST_P(UploadRoutesTest, UploadBucketRateLimitsUploads) {
+    auto limiter = std::make_shared<http::RateLimiter>(clock_, http::RateLimiter::Options{});
+    ASSERT_TRUE(limiter->AddBucket(http::kRateBucketUpload, http::RateLimitRule{1, std::chrono::minutes(1)}));
+    UploadRoutesOptions options;
+    options.limiter = limiter;
+    Start(options);
+    auto first = Post(Upload(TestMedia().wav));
+    Accepted(first);
+    EXPECT_EQ(first.Header("RateLimit-Limit"), "1");
+    auto second = Post(Upload(TestMedia().wav));
+    EXPECT_EQ(second.status, 429);
+    EXPECT_EQ(Json(second)["error"].as_string(), "rate_limited");
+    EXPECT_TRUE(second.Header("Retry-After").has_value());
+    EXPECT_EQ(JobCount(), 1);
+    EXPECT_EQ(StagingEntries(), 1u);
+}
+
 // ---- auth ----
 
 TEST_P(UploadRoutesTest, UnauthenticatedUploadIsRefused) {
@@ -584,6 +601,22 @@ TEST_P(UploadRoutesTest, SupportGateNeedsAtprotofans) {
     Start();
     ExpectRefused(Post(Upload(TestMedia().wav, "a.wav", {Field("support_gate", R"({"type":"any"})")})), 400,
                   "support_not_configured", "support_gate");
+}
+
+// Row 25 (receiving): the staging filesystem fills up mid-file. Needs a small tmpfs, so it runs only where the test
+// may mount one (root in a container); elsewhere it is skipped with a message.
+TEST_P(UploadRoutesTest, Row25DiskFullWhileReceiving) {
+    fs::path root = staging_->root();
+    fs::create_directories(root);
+    std::string mount = "mount -t tmpfs -o size=256k,mode=0700 tmpfs '" + root.string() + "' 2>/dev/null";
+    if (std::system(mount.c_str()) != 0) GTEST_SKIP() << "cannot mount a tmpfs here (not root)";
+    struct Unmount {
+        fs::path root;
+        ~Unmount() { std::system(("umount '" + root.string() + "'").c_str()); }
+    } unmount{root};
+    Start();
+    std::string audio = TestMedia().wav + core::RandomBytes(600'000);
+    ExpectRefused(Post(Upload(audio)), 507, "insufficient_storage");
 }
 
 // ---- progress ----
