@@ -408,6 +408,9 @@ asio::awaitable<Response> HandleUpload(std::shared_ptr<Context> ctx, Request& re
         const auto& e = read.error();
         if (e.cause == ErrorCode::kIo) {
             log::Info("upload.client_gone", {{"request_id", request.request_id}});
+        } else if (e.status == 507) {
+            // Operational, not a bug: the operator needs to know, the request is answered properly.
+            log::Warn("upload.storage_full", {{"request_id", request.request_id}, {"detail", e.detail}});
         } else if (e.status >= 500) {
             log::Error("upload.multipart_failed", {{"request_id", request.request_id}, {"detail", e.detail}});
         }
