@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "http/rate_limit.hpp"
+#include "storage/repos/image_repo.hpp"
 #include "track_routes_fixture.hpp"
 
 namespace plyr::tracks::testing {
@@ -410,6 +411,113 @@ TEST_P(TrackApiTest, PeaksAreIntPairsByResolution) {
     auto other = AddTrack({.did = kAlice, .n = 2});
     EXPECT_EQ(Fetch("GET", fmt::format("/tracks/{}/peaks", other)).status, 404);
 }
+
+std::string PngHeader(std::uint32_t width, std::uint32_t height) {
+    std::string png("\x89PNG\r\n\x1a\n", 8);
+    png += std::string("\0\0\0\x0dIHDR", 8);
+    for (std::uint32_t v : {width, height}) {
+        for (int shift = 24; shift >= 0; shift -= 8) png.push_back(static_cast<char>((v >> shift) & 0xff));
+    }
+    png += std::string("\x08\x02\0\0\0", 5);
+    png += std::string(4, '\0');  // CRC (not checked by the sniffer)
+    return png + std::string(64, '\0');
+}
+
+std::string Multipart(const std::vector<std::pair<std::string, std::string>>& fields,
+                      const std::optional<std::string>& image) {
+    std::string body;
+    for (const auto& [name, value] : fields) {
+        body += "--BOUNDARY\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n";
+    }
+    if (image) {
+        body +=
+            "--BOUNDARY\r\nContent-Disposition: form-data; name=\"image\"; filename=\"cover.png\"\r\n"
+            "Content-Type: image/png\r\n\r\n" +
+            *image + "\r\n";
+    }
+    return body + "--BOUNDARY--\r\n";
+}
+
+class TrackPatchImageTest : public TrackApiTest {
+  protected:
+    void SetUp() override {
+        TrackApiTest::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
+        ingest_ = [this](const std::filesystem::path& staged, std::string_view owner) -> ApiResult<std::string> {
+            ++ingested_;
+            staged_size_ = std::filesystem::file_size(staged);
+            std::string id = HexId(0x7000 + ingested_);
+            auto st = db_->Write([&](db::Connection& c) -> Status {
+                auto inserted = repos::ImageRepository::Insert(c, {id, "png", 100, 100, 10, std::string(owner), kNow});
+                if (!inserted) return Fail(std::move(inserted.error()));
+                return Ok();
+            });
+            if (!st) return ApiFail(500, "internal_error", st.error().ToString());
+            (void)store_->PutBytes("images/" + id + ".png", "png", "");
+            return id;
+        };
+    }
+    std::vector<std::pair<std::string, std::string>> MultipartAs(const std::string& did) {
+        return {{"Authorization", "Bearer token:" + did}, {"Content-Type", "multipart/form-data; boundary=BOUNDARY"}};
+    }
+    int ingested_ = 0;
+    std::uintmax_t staged_size_ = 0;
+};
+
+TEST_P(TrackPatchImageTest, MultipartPatchStoresTheNewImageAndReleasesTheOldOne) {
+    const std::string old_image = HexId(0x6000);
+    auto st = db_->Write([&](db::Connection& c) -> Status {
+        auto inserted = repos::ImageRepository::Insert(c, {old_image, "jpg", 10, 10, 4, kAlice, kNow});
+        if (!inserted) return Fail(std::move(inserted.error()));
+        return Ok();
+    });
+    ASSERT_TRUE(st) << st.error().ToString();
+    ASSERT_TRUE(store_->PutBytes("images/" + old_image + ".jpg", "jpeg", ""));
+    StartServer();
+    auto id = AddTrack({.did = kAlice, .n = 1, .image_id = old_image});
+    auto png = PngHeader(100, 100);
+    auto r = Fetch("PATCH", fmt::format("/tracks/{}", id), MultipartAs(kAlice),
+                   Multipart({{"title", "With cover"}, {"tags", R"(["a"])"}}, png));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(ingested_, 1);
+    EXPECT_EQ(staged_size_, png.size());
+    auto track = Json(r);
+    EXPECT_EQ(track.at("title").as_string(), "With cover");
+    EXPECT_EQ(track.at("image_url").as_string(), fmt::format("{}/images/{}.png", kOrigin, HexId(0x7001)));
+    EXPECT_EQ(track.at("tags").at(0).as_string(), "a");
+    EXPECT_FALSE(ObjectExists("images/" + old_image + ".jpg"));  // unreferenced now
+    EXPECT_EQ(Outbox("put", id), 1);
+    EXPECT_TRUE(std::filesystem::is_empty(dir_ / "staging") || !std::filesystem::exists(dir_ / "staging"));
+
+    r = Fetch("PATCH", fmt::format("/tracks/{}", id), MultipartAs(kAlice), Multipart({{"remove_image", "true"}}, {}));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(Json(r).at("image_url").is_null());
+}
+
+TEST_P(TrackPatchImageTest, BadImagesAreRefusedBeforeIngest) {
+    StartServer();
+    auto id = AddTrack({.did = kAlice, .n = 1});
+    auto target = fmt::format("/tracks/{}", id);
+    auto svg = Fetch("PATCH", target, MultipartAs(kAlice), Multipart({}, std::string("<svg xmlns='x'></svg>")));
+    EXPECT_EQ(svg.status, 415);
+    EXPECT_EQ(Code(svg), "unsupported_image_format");
+    auto huge = Fetch("PATCH", target, MultipartAs(kAlice), Multipart({}, PngHeader(60000, 60000)));
+    EXPECT_EQ(huge.status, 422);
+    EXPECT_EQ(Code(huge), "image_dimensions_too_large");
+    auto large =
+        Fetch("PATCH", target, MultipartAs(kAlice), Multipart({}, PngHeader(10, 10) + std::string(3 << 19, 'x')));
+    EXPECT_EQ(large.status, 413);
+    EXPECT_EQ(Code(large), "image_too_large");
+    auto bad_tags = Fetch("PATCH", target, MultipartAs(kAlice), Multipart({{"tags", "not json"}}, {}));
+    EXPECT_EQ(bad_tags.status, 400);
+    EXPECT_EQ(Code(bad_tags), "invalid_tags");
+    EXPECT_EQ(ingested_, 0);
+    EXPECT_EQ(Title(id), "Track 1");
+    auto other = Fetch("PATCH", target, MultipartAs(kBob), Multipart({{"title", "x"}}, PngHeader(10, 10)));
+    EXPECT_EQ(other.status, 403);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TrackPatchImageTest, db::testing::BackendValues(), db::testing::BackendName);
 
 INSTANTIATE_TEST_SUITE_P(Backends, TrackApiTest, db::testing::BackendValues(), db::testing::BackendName);
 
