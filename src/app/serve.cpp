@@ -13,6 +13,8 @@
 #include <boost/url/parse.hpp>
 
 #include "api/auth_routes.hpp"
+#include "api/media_routes.hpp"
+#include "api/track_routes.hpp"
 #include "api/upload_routes.hpp"
 #include "app/build_info.hpp"
 #include "app/commands.hpp"
@@ -41,6 +43,8 @@
 #include "net/http_client.hpp"
 #include "net/offload.hpp"
 #include "storage/blobs/blob_store.hpp"
+#include "tracks/artwork_ingest.hpp"
+#include "tracks/track_service.hpp"
 
 namespace plyr::app {
 namespace {
@@ -245,6 +249,47 @@ int RunServe(const ServeOptions& options) {
         !added) {
         fmt::print(stderr, "plyr: internal error registering routes: {}\n", added.error().ToString());
         return kExitRuntime;
+    }
+    auto trusted_proxies = http::TrustedProxies::Parse(config->trusted_proxies);
+    if (!trusted_proxies) {
+        fmt::print(stderr, "plyr: configuration error: TRUSTED_PROXIES: {}\n", trusted_proxies.error().message);
+        return kExitConfig;
+    }
+    tracks::TrackServiceDeps track_deps;
+    track_deps.db = app->db.get();
+    track_deps.config = &*config;
+    track_deps.clock = &clock;
+    track_deps.audio_store = app->audio_store.get();
+    track_deps.private_store = app->private_store.get();
+    track_deps.image_store = app->image_store.get();
+    track_deps.resolve_handle = [&app](std::string_view handle) -> Result<std::string> {
+        auto identity = app->identity_resolver->Resolve(handle);
+        if (!identity) return Fail(std::move(identity.error()));
+        return identity->did;
+    };
+    tracks::TrackService track_service(track_deps);
+    api::TrackRoutesDeps track_routes;
+    track_routes.service = &track_service;
+    track_routes.db = app->db.get();
+    track_routes.pool = &blocking;
+    track_routes.clock = &clock;
+    track_routes.authenticate = api::AuthenticatorFor(auth_service);
+    track_routes.limiter = *limiter;
+    track_routes.credentialed_origins = auth_options.credentialed_origins;
+    track_routes.trusted_proxies = *trusted_proxies;
+    track_routes.secure_cookies = auth_options.secure_cookies;
+    track_routes.admin_dids = config->admin_dids;
+    track_routes.staging_dir = app->staging->root();
+    track_routes.max_image_bytes = static_cast<std::uint64_t>(config->max_image_size_mb) << 20;
+    tracks::ArtworkIngestDeps artwork{app->sandbox.get(), app->image_store.get(), app->db.get(), &*config, &clock};
+    track_routes.ingest_image = [artwork](const std::filesystem::path& staged, std::string_view owner_did) {
+        return tracks::IngestArtwork(artwork, staged, owner_did);
+    };
+    for (auto add : {&api::AddTrackRoutes, &api::AddMediaRoutes}) {
+        if (auto added = add(router, track_routes); !added) {
+            fmt::print(stderr, "plyr: internal error registering routes: {}\n", added.error().ToString());
+            return kExitRuntime;
+        }
     }
     std::string index_html;
     auto web_app = WebAppHandler(*config, index_html);

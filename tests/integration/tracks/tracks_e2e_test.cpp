@@ -312,6 +312,27 @@ TEST_F(TracksE2E, EditRewritesTheRecordKeepingForeignFieldsAndDeleteRemovesIt) {
     auto record = PdsRecord(uri);
     ASSERT_TRUE(record);
     EXPECT_TRUE(record->Json().at("value").as_object().contains("imageUrl")) << record->body;
+    ASSERT_TRUE(record->Json().at("value").as_object().contains("audioBlob"))
+        << "the playable file is uploaded to the PDS as the record's blob (§3.2)" << record->body;
+    boost::json::value audio_blob = record->Json().at("value").at("audioBlob");
+
+    // Another client adds a field plyr does not know, directly on the PDS (with the account's password).
+    WebClient pds(pds_url_);
+    auto login = pds.PostJson(
+        "/xrpc/com.atproto.server.createSession",
+        boost::json::serialize(boost::json::object{{"identifier", account_.handle}, {"password", account_.password}}));
+    ASSERT_TRUE(login);
+    ASSERT_EQ(login->status, 200) << login->body;
+    boost::json::object foreign = record->Json().at("value").as_object();
+    foreign["extraNote"] = "kept";
+    std::string rkey = uri.substr(uri.rfind('/') + 1);
+    auto put =
+        pds.PostJson("/xrpc/com.atproto.repo.putRecord",
+                     boost::json::serialize(boost::json::object{
+                         {"repo", account_.did}, {"collection", "fm.plyr.track"}, {"rkey", rkey}, {"record", foreign}}),
+                     {{"Authorization", "Bearer " + Str(login->Json(), "accessJwt")}});
+    ASSERT_TRUE(put);
+    ASSERT_EQ(put->status, 200) << put->body;
 
     // Edit: the record is rebuilt from the DB through the outbox.
     auto patched = browser_->Request("PATCH", "/tracks/" + std::to_string(track_id),
@@ -323,6 +344,16 @@ TEST_F(TracksE2E, EditRewritesTheRecordKeepingForeignFieldsAndDeleteRemovesIt) {
     EXPECT_TRUE(WaitForRecord(uri, [](const WebResponse& r) {
         return r.status == 200 && Str(r.Json().at("value"), "title") == "first light (edit)";
     })) << "the edited title never reached the PDS";
+    auto rebuilt = PdsRecord(uri);
+    ASSERT_TRUE(rebuilt);
+    const boost::json::value rebuilt_json = rebuilt->Json();
+    const auto& rebuilt_value = rebuilt_json.at("value").as_object();
+    EXPECT_EQ(Str(rebuilt_value, "extraNote"), "kept") << "a rebuild keeps fields plyr does not own";
+    ASSERT_TRUE(rebuilt_value.contains("audioBlob")) << rebuilt->body;
+    EXPECT_EQ(rebuilt_value.at("audioBlob"), audio_blob) << "a rebuild never drops or changes audioBlob";
+    EXPECT_EQ(Str(rebuilt->Json(), "cid"),
+              Str(browser_->Get("/tracks/" + std::to_string(track_id))->Json(), "atproto_record_cid"))
+        << "atproto_record_cid holds the CID of the last write";
 
     // Delete: the row, the record and the now-unreferenced audio go.
     std::string file_id = Str(json, "file_id");
