@@ -11,6 +11,7 @@
 #include <boost/json/object.hpp>
 
 #include "core/log.hpp"
+#include "http/cookies.hpp"
 #include "http/files.hpp"
 #include "http/json.hpp"
 #include "http/range.hpp"
@@ -37,6 +38,16 @@ Response FromApiError(const tracks::ApiError& error) {
                                      error.field.empty() ? std::nullopt : std::optional<std::string_view>(error.field));
     if (error.status == 402) r.headers.Set("X-Support-Required", "atprotofans");
     return r;
+}
+
+// 404 (a pending track of the viewer), 401 and 402 (gated) may turn into access once the viewer is known.
+bool CouldDependOnViewer(const tracks::ApiError& error) {
+    return error.status == 404 || error.status == 401 || error.status == 402;
+}
+
+bool HasCredentials(const Request& request) {
+    if (auto cookie = http::FindCookie(request, auth::kSessionCookie); cookie && !cookie->empty()) return true;
+    return request.Header("Authorization").has_value();
 }
 
 Response InvalidFileId() { return http::ErrorResponse(400, "invalid_file_id", "invalid file id"); }
@@ -178,9 +189,18 @@ asio::awaitable<Response> HandleAudio(std::shared_ptr<Context> ctx, Request& req
     const std::string& file_id = split.first;
     const std::optional<std::string>& ext = split.second;
     if (!tracks::IsValidMediaId(file_id)) co_return InvalidFileId();
-    auto optional = co_await ResolveOptionalViewer(ctx->deps, request);
+    // Public audio needs no viewer: the session lookup (a DB read per Range request of a signed-in browser) only
+    // runs when the anonymous answer is a refusal a viewer could change (pending own track, gated audio).
+    OptionalViewer optional;
     auto access = co_await net::Offload(*ctx->deps.pool,
                                         [&] { return ctx->deps.service->ResolveAudio(file_id, ext, optional.viewer); });
+    if (!access && CouldDependOnViewer(access.error()) && HasCredentials(request)) {
+        optional = co_await ResolveOptionalViewer(ctx->deps, request);
+        if (optional.viewer.did || optional.clear_cookie) {
+            access = co_await net::Offload(
+                *ctx->deps.pool, [&] { return ctx->deps.service->ResolveAudio(file_id, ext, optional.viewer); });
+        }
+    }
     if (!access) {
         Response r = FromApiError(access.error());
         if (optional.clear_cookie) ClearSessionCookie(ctx->deps, r);

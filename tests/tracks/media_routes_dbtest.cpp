@@ -126,6 +126,15 @@ TEST_P(MediaRoutesTest, UnknownOrUnpublishedAudioIs404ExceptForItsOwner) {
     EXPECT_EQ(own.body.size(), 100u);
 }
 
+TEST_P(MediaRoutesTest, PublicAudioNeedsNoSessionLookupEvenWithCredentials) {
+    EXPECT_EQ(Fetch("GET", Audio(), {{"Range", "bytes=0-0"}, {"Cookie", "session_id=cookie:" + kBob}}).status, 206);
+    EXPECT_EQ(auth_calls_.load(), 0);
+    AddTrack({.did = kAlice, .n = 9, .published = false});
+    PutAudio(HexId(0x1009), "mp3", 10);
+    EXPECT_EQ(Fetch("GET", "/audio/" + HexId(0x1009), As(kAlice)).status, 200);
+    EXPECT_EQ(auth_calls_.load(), 1);
+}
+
 TEST_P(MediaRoutesTest, MissingObjectIs404) {
     AddTrack({.did = kAlice, .n = 3});
     EXPECT_EQ(Fetch("GET", "/audio/" + HexId(0x1003)).status, 404);

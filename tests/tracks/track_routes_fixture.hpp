@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -101,8 +102,9 @@ class TrackRoutesTest : public db::testing::MigratedDbTest {
         deps.db = db_.get();
         deps.pool = blocking_.get();
         deps.clock = &clock_;
-        deps.authenticate = [](std::optional<std::string_view> cookie, std::optional<std::string_view> bearer,
-                               bool) -> auth::AuthResult<auth::AuthenticatedSession> {
+        deps.authenticate = [this](std::optional<std::string_view> cookie, std::optional<std::string_view> bearer,
+                                   bool) -> auth::AuthResult<auth::AuthenticatedSession> {
+            ++auth_calls_;
             std::string value(cookie ? *cookie : bearer.value_or(""));
             if (value == "expired") return auth::AuthFail(401, "session_expired", "session expired");
             std::string prefix = cookie ? "cookie:" : "token:";
@@ -269,6 +271,7 @@ class TrackRoutesTest : public db::testing::MigratedDbTest {
     std::shared_ptr<http::RateLimiter> limiter_;
     api::ImageIngest ingest_;
     core::metrics::Registry metrics_;
+    std::atomic<int> auth_calls_{0};
     std::unique_ptr<net::IoPool> io_;
     std::unique_ptr<http::Server> server_;
     std::uint16_t port_ = 0;
