@@ -482,6 +482,7 @@ asio::awaitable<Response> HandleUpload(std::shared_ptr<Context> ctx, Request& re
         spec.payload_json = json::serialize(payload);
         spec.owner_did = did;
         spec.idempotency_key = idempotency_key;
+        spec.max_attempts = 2;  // product.md §6.16: an upload is resumed once (a crash), never retried in a loop
         auto done = co_await net::Offload(ctx->pool, [&]() -> Result<EnqueueOutcome> {
             EnqueueOutcome out;
             auto st = ctx->db.Write([&](storage::db::Connection& tx) -> Status {

@@ -153,51 +153,6 @@ Result<Payload> ParsePayload(const json::value& value) {
     return p;
 }
 
-// The codec of a WAV file from its fmt chunk (format tag, or the sub-format of WAVE_FORMAT_EXTENSIBLE): only
-// bytes are read, nothing is decoded. true = PCM or IEEE float (played as uploaded); nullopt = not found.
-std::optional<bool> WavIsPcm(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    std::string head(64 * 1024, '\0');
-    in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    head.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
-    auto u32 = [&](std::size_t at) {
-        return static_cast<std::uint32_t>(static_cast<unsigned char>(head[at])) |
-               static_cast<std::uint32_t>(static_cast<unsigned char>(head[at + 1])) << 8 |
-               static_cast<std::uint32_t>(static_cast<unsigned char>(head[at + 2])) << 16 |
-               static_cast<std::uint32_t>(static_cast<unsigned char>(head[at + 3])) << 24;
-    };
-    auto u16 = [&](std::size_t at) {
-        return static_cast<std::uint16_t>(static_cast<unsigned char>(head[at]) |
-                                          static_cast<unsigned char>(head[at + 1]) << 8);
-    };
-    if (head.size() < 12 || head.compare(0, 4, "RIFF") != 0 || head.compare(8, 4, "WAVE") != 0) return std::nullopt;
-    std::size_t at = 12;
-    while (at + 8 <= head.size()) {
-        const std::uint32_t size = u32(at + 4);
-        if (head.compare(at, 4, "fmt ") == 0) {
-            if (size < 2 || at + 8 + 2 > head.size()) return std::nullopt;
-            std::uint16_t tag = u16(at + 8);
-            if (tag == 0xFFFE) {
-                if (size < 40 || at + 8 + 26 > head.size()) return std::nullopt;
-                tag = u16(at + 8 + 24);
-            }
-            return tag == 1 || tag == 3;
-        }
-        at += 8 + static_cast<std::size_t>(size) + (size & 1);
-    }
-    return std::nullopt;
-}
-
-// The rendition to ask the one analysis pass for, from the sniffed container (the codec is known only after the
-// decode): aiff/ogg/webm always; wav unless its header says PCM; m4a always (AAC or ALAC shows only in the
-// decoder; an unneeded AAC rendition is dropped).
-bool WantRendition(const Payload& p) {
-    const auto& f = p.audio.format;
-    if (f == "aiff" || f == "ogg" || f == "webm" || f == "m4a") return true;
-    if (f == "wav") return WavIsPcm(p.audio.path) != true;
-    return false;
-}
-
 std::string MimeForExt(std::string_view ext) {
     if (ext == "mp3") return "audio/mpeg";
     if (ext == "wav") return "audio/wav";
@@ -411,8 +366,12 @@ std::optional<JobFailure> UploadRun::Analyse() {
     auto run = [&](bool rendition) -> Result<media::AnalysisResult> {
         media::AnalyseOptions options;
         options.limits.max_duration_seconds = deps_.config->max_audio_duration_seconds;
-        // The analysis child encodes mp3 only (media/analyse.hpp); TRANSCODER_TARGET_FORMAT=aac is not offered.
-        if (rendition) options.rendition_format = "mp3";
+        // TRANSCODER_TARGET_FORMAT mp3 or aac; opus is no web-safe target (Opus needs a rendition itself), so mp3.
+        // The child decides from the opened stream's codec whether a rendition is needed (AAC vs ALAC in m4a).
+        if (rendition) {
+            options.rendition_format = deps_.config->transcoder_target_format == "aac" ? "aac" : "mp3";
+            options.rendition_when_needed = true;
+        }
         options.out_dir = out_dir.string();
         auto limits = media::AnalyseSandboxLimits(*deps_.config, std::nullopt);
         return media::Analyse(*deps_.sandbox, payload_.audio.path.string(), options, limits, [&](double fraction) {
@@ -425,12 +384,7 @@ std::optional<JobFailure> UploadRun::Analyse() {
             }
         });
     };
-    bool want = transcoder && WantRendition(payload_);
-    auto result = run(want);
-    if (result && transcoder && !result->rendition && media::NeedsWebRendition(result->probe)) {
-        // The header looked playable but the decoder says otherwise (rare): a second pass for the rendition.
-        result = run(true);
-    }
+    auto result = run(transcoder);
     if (!result) {
         std::string code(media::AnalyseErrorCode(result.error()));
         std::string message = code == "audio_too_long"             ? "the audio is longer than allowed"
