@@ -141,8 +141,11 @@ class TracksE2E : public AuthE2E {
         auto which = RunProcess({"/usr/bin/ffmpeg", "-version"}, ToolEnv(), {}, 10s);
         ASSERT_EQ(which.exit_code, 0) << "ffmpeg is missing (scripts/bootstrap.sh --test installs it)";
         // A short job lease so a killed worker's job is re-run within seconds (the heartbeat keeps live jobs).
-        ASSERT_NO_FATAL_FAILURE(
-            StartPlyr(ClientKind::kLoopback, {{"MAX_UPLOAD_SIZE_MB", "20"}, {"JOB_LEASE_SECONDS", "5"}}));
+        Env env = BackendEnv();
+        if (IsSkipped()) return;
+        env["MAX_UPLOAD_SIZE_MB"] = "20";
+        env["JOB_LEASE_SECONDS"] = "5";
+        ASSERT_NO_FATAL_FAILURE(StartPlyr(ClientKind::kLoopback, env));
         fixtures_ = dir_.path() / "fixtures";
         fs::create_directories(fixtures_);
         account_ = NewAccount("art");
@@ -151,6 +154,9 @@ class TracksE2E : public AuthE2E {
         ASSERT_TRUE(signed_in);
         catalog_ = std::make_unique<atproto::lexicon::Catalog>(atproto::lexicon::EmbeddedCatalog().value());
     }
+
+    // Settings of the database and blob store under test (the embedded default: none).
+    virtual Env BackendEnv() { return {}; }
 
     // POST /tracks/ as the web app sends it (cookie + Origin).
     std::optional<WebResponse> Upload(const fs::path& file, const std::string& title, std::vector<Part> extra = {},
@@ -424,6 +430,82 @@ TEST_F(TracksE2E, HostileUploadsAreRefusedAndLeaveNothingBehind) {
     EXPECT_NE(Str(second, "error").find(std::to_string(Int(first, "track_id"))), std::string::npos)
         << boost::json::serialize(second);
     EXPECT_EQ(Db().Int("SELECT COUNT(*) FROM tracks"), tracks_before + 1);
+    EXPECT_EQ(StagingEntries(), 0u);
+}
+
+// The scale-out deployment: PostgreSQL + an S3-compatible store (s3rver), audio answered with 307 to the public
+// bucket (AUDIO_DELIVERY=redirect, product.md §6.6 step 5).
+class TracksE2EScaleOut : public TracksE2E {
+  protected:
+    Env BackendEnv() override {
+        const char* s3 = std::getenv("PLYR_TEST_S3");
+        auto pg = FreshPostgresDatabase("tracks_e2e");
+        if (s3 == nullptr || *s3 == '\0' || !pg) {
+            []() { GTEST_SKIP() << "PLYR_TEST_S3 / PLYR_TEST_PG not set (scripts/test.sh starts them)"; }();
+            return {};
+        }
+        s3_ = s3;
+        return {{"DATABASE_URL", *pg},
+                {"STORAGE_BACKEND", "s3"},
+                {"R2_ENDPOINT_URL", s3_},
+                {"S3_FORCE_PATH_STYLE", "true"},
+                {"S3_REGION", "us-east-1"},
+                {"AWS_ACCESS_KEY_ID", "S3RVER"},
+                {"AWS_SECRET_ACCESS_KEY", "S3RVER"},
+                {"R2_BUCKET", "plyr-audio"},
+                {"R2_PRIVATE_BUCKET", "plyr-private"},
+                {"R2_IMAGE_BUCKET", "plyr-images"},
+                {"R2_PUBLIC_BUCKET_URL", s3_ + "/plyr-audio"},
+                {"R2_PUBLIC_IMAGE_BUCKET_URL", s3_ + "/plyr-images"}};
+    }
+    std::string s3_;
+};
+
+TEST_F(TracksE2EScaleOut, UploadsPublishAndAudioRedirectsToTheBucketOnPostgresAndS3) {
+    std::vector<std::string> uris;
+    int frequency = 900;
+    for (const FormatCase& format : {Formats()[2], Formats()[5]}) {  // flac as uploaded, aiff with a rendition
+        SCOPED_TRACE(format.name);
+        fs::path file = MakeAudio(fixtures_, format, frequency += 41);
+        auto done = UploadAndFinish(file, "scale " + format.name);
+        ASSERT_EQ(Str(done, "status"), "completed") << boost::json::serialize(done);
+        auto track = browser_->Get("/tracks/" + std::to_string(Int(done, "track_id")));
+        ASSERT_TRUE(track);
+        ASSERT_EQ(track->status, 200) << track->body;
+        auto json = track->Json();
+        EXPECT_EQ(Str(json, "file_type"), format.playable_type);
+        std::string uri = Str(json, "atproto_record_uri");
+        auto record = PdsRecord(uri);
+        ASSERT_TRUE(record);
+        ASSERT_EQ(record->status, 200) << record->body;
+        auto value = atproto::ValueFromJson(record->Json().at("value"));
+        ASSERT_TRUE(value);
+        EXPECT_TRUE(atproto::lexicon::ValidateRecord(*catalog_, "fm.plyr.track", *value));
+        std::string file_id = Str(json, "file_id");
+        std::string object_url = s3_ + "/plyr-audio/audio/" + file_id + "." + format.playable_type;
+        EXPECT_EQ(Str(record->Json().at("value"), "audioUrl"), object_url) << record->body;
+
+        auto redirect = browser_->Get("/audio/" + file_id);
+        ASSERT_TRUE(redirect);
+        EXPECT_EQ(redirect->status, 307) << redirect->body;
+        EXPECT_EQ(redirect->Header("location"), object_url);
+        // The object behind the redirect is the playable file, served by the bucket with Range.
+        WebClient bucket;
+        auto bytes = bucket.Get(object_url, {{"Range", "bytes=0-15"}});
+        ASSERT_TRUE(bytes);
+        EXPECT_EQ(bytes->status, 206) << bytes->body;
+        EXPECT_EQ(bytes->body.size(), 16u);
+        uris.push_back(uri);
+
+        auto deleted =
+            browser_->Request("DELETE", "/tracks/" + std::to_string(Int(done, "track_id")), {{"Origin", Url()}});
+        ASSERT_TRUE(deleted);
+        EXPECT_EQ(deleted->status, 204) << deleted->body;
+        EXPECT_TRUE(WaitForRecord(uri, [](const WebResponse& r) { return r.status == 400 || r.status == 404; }));
+        auto gone = bucket.Get(object_url);
+        ASSERT_TRUE(gone);
+        EXPECT_EQ(gone->status, 404) << "the unreferenced object is deleted from the bucket";
+    }
     EXPECT_EQ(StagingEntries(), 0u);
 }
 
