@@ -8,9 +8,12 @@
 
 #include "app/exit_codes.hpp"
 #include "app/runtime.hpp"
+#include "app/workers.hpp"
 #include "atproto/lexicon/embedded.hpp"
 #include "core/keyring.hpp"
+#include "pds/outbox.hpp"
 #include "storage/repos/artist_repo.hpp"
+#include "storage/repos/play_repo.hpp"
 
 namespace plyr::app {
 
@@ -126,5 +129,33 @@ void AppServices::StartOutbox() {
 }
 
 void AppServices::StopOutbox(std::chrono::steady_clock::time_point deadline) { outbox->Stop(deadline); }
+
+Result<std::unique_ptr<jobs::WorkerPool>> StartWorkers(AppServices& services, const std::vector<std::string>& types) {
+    std::vector<jobs::CleanupStep> steps;
+    const tracks::Staging* staging = services.staging.get();
+    const core::Clock* clock = &services.clock;
+    steps.push_back({"tracks.staging", [staging, clock](storage::db::Db& db, std::int64_t) -> Status {
+                         auto swept = tracks::SweepStaging(db, *staging, *clock);
+                         if (!swept) return Fail(std::move(swept.error()));
+                         return Ok();
+                     }});
+    steps.push_back({"tracks.plays", [](storage::db::Db& db, std::int64_t now) -> Status {
+                         return db.Write([now](storage::db::Connection& tx) -> Status {
+                             auto purged = storage::repos::PlayRepository::PurgeExpired(tx, now);
+                             if (!purged) return Fail(std::move(purged.error()));
+                             return Ok();
+                         });
+                     }});
+    // Finished outbox entries are kept a week for the admin view, then dropped.
+    steps.push_back({"pds.outbox", [](storage::db::Db& db, std::int64_t now) -> Status {
+                         constexpr std::int64_t kWeekUs = 7LL * 24 * 3600 * 1'000'000;
+                         auto purged = pds::PurgeFinished(db, now - kWeekUs);
+                         if (!purged) return Fail(std::move(purged.error()));
+                         return Ok();
+                     }});
+    return StartWorkerPool(
+        services.config, *services.db, services.clock, types, std::move(steps),
+        [&services](jobs::WorkerPool& pool) { return tracks::RegisterUploadJob(pool, services.UploadDeps()); });
+}
 
 }  // namespace plyr::app

@@ -115,7 +115,7 @@ TEST_P(AuthCleanupTest, TheWorkersCleanupJobRunsTheAuthSteps) {
     core::Config config;
     config.worker_concurrency = 1;
     config.job_lease_seconds = 5;
-    auto pool = StartWorkers(config, *db_, clock_, {"cleanup"});
+    auto pool = StartWorkerPool(config, *db_, clock_, {"cleanup"});
     ASSERT_TRUE(pool) << pool.error().ToString();
     jobs::JobSpec spec;
     spec.type = "cleanup";
