@@ -416,8 +416,32 @@ TEST_F(TracksE2E, HostileUploadsAreRefusedAndLeaveNothingBehind) {
     EXPECT_EQ(too_big->status, 413) << too_big->body;
     EXPECT_EQ(too_big->ErrorCode(), "file_too_large");
 
+    // Polyglots: a PNG signature in front of a WAV is no audio at all (415); an ID3 tag in front of a WAV is
+    // sniffed as mp3, and the mp3 demuxer — pinned by the sniffed type — finds no frame, so the job fails instead
+    // of letting the decoder pick the WAV inside (product.md §6.4 step 3, §6.17).
+    fs::path silent = fixtures_ / "silent.wav";
+    made = RunProcess({"/usr/bin/ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                       "anullsrc=r=44100:cl=stereo", "-t", "3", "-c:a", "pcm_s16le", silent.string()},
+                      ToolEnv(), {}, 30s);
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    const std::string wav_bytes = ReadFile(silent);
+    fs::path png_wav = fixtures_ / "png_then_wav.wav";
+    WriteFile(png_wav, std::string("\x89PNG\r\n\x1a\n", 8) + std::string(24, '\0') + wav_bytes);
+    auto png_polyglot = Upload(png_wav, "png polyglot");
+    ASSERT_TRUE(png_polyglot);
+    EXPECT_EQ(png_polyglot->status, 415) << png_polyglot->body;
+    EXPECT_EQ(png_polyglot->ErrorCode(), "unsupported_audio_format");
+
     EXPECT_EQ(Db().Int("SELECT COUNT(*) FROM tracks"), tracks_before);
     EXPECT_EQ(Db().Int("SELECT COUNT(*) FROM jobs WHERE type = 'upload'"), jobs_before);
+    EXPECT_EQ(StagingEntries(), 0u);
+
+    fs::path id3_wav = fixtures_ / "id3_then_wav.mp3";
+    WriteFile(id3_wav, std::string("ID3\x04\x00\x00\x00\x00\x00\x0a", 10) + std::string(10, '\0') + wav_bytes);
+    auto id3_polyglot = UploadAndFinish(id3_wav, "id3 polyglot");
+    EXPECT_EQ(Str(id3_polyglot, "status"), "failed") << boost::json::serialize(id3_polyglot);
+    EXPECT_EQ(Str(id3_polyglot, "error_code"), "audio_unreadable");
+    EXPECT_EQ(Db().Int("SELECT COUNT(*) FROM tracks"), tracks_before);
     EXPECT_EQ(StagingEntries(), 0u);
 
     // The same bytes twice (§9 row 20): the second job fails duplicate_upload naming the first track.
