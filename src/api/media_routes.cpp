@@ -79,7 +79,10 @@ Result<std::pair<http::UniqueFd, http::FileInfo>> OpenLocal(blobs::BlobStore& st
 
 asio::awaitable<Response> ServeLocal(const Context& ctx, const Request& request, blobs::BlobStore& store,
                                      const std::string& key, const http::FileServeOptions& options) {
-    auto opened = co_await net::Offload(*ctx.deps.pool, [&] { return OpenLocal(store, key); });
+    // open() + fstat() of a local file run on the calling I/O thread, like every local file answer (http/files.hpp):
+    // they are cheaper than the hop to the blocking pool.
+    (void)ctx;
+    auto opened = OpenLocal(store, key);
     if (!opened) {
         log::Warn("media.object_missing", {{"key", key}, {"error", opened.error().ToString()}});
         co_return http::ErrorResponse(404, "not_found", "not found");
@@ -192,8 +195,13 @@ asio::awaitable<Response> HandleAudio(std::shared_ptr<Context> ctx, Request& req
     // Public audio needs no viewer: the session lookup (a DB read per Range request of a signed-in browser) only
     // runs when the anonymous answer is a refusal a viewer could change (pending own track, gated audio).
     OptionalViewer optional;
-    auto access = co_await net::Offload(*ctx->deps.pool,
-                                        [&] { return ctx->deps.service->ResolveAudio(file_id, ext, optional.viewer); });
+    tracks::ApiResult<tracks::AudioAccess> access = tl::unexpected(tracks::ApiError{});
+    if (auto cached = ctx->deps.service->CachedPublicAudio(file_id, ext)) {
+        access = std::move(*cached);  // a recent public answer: no database read, no thread hop
+    } else {
+        access = co_await net::Offload(*ctx->deps.pool,
+                                       [&] { return ctx->deps.service->ResolveAudio(file_id, ext, optional.viewer); });
+    }
     if (!access && CouldDependOnViewer(access.error()) && HasCredentials(request)) {
         optional = co_await ResolveOptionalViewer(ctx->deps, request);
         if (optional.viewer.did || optional.clear_cookie) {

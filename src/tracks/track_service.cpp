@@ -377,6 +377,8 @@ ApiResult<json::object> TrackService::Peaks(std::int64_t id, std::string_view re
 }
 
 ApiResult<json::object> TrackService::Update(std::int64_t id, const TrackEdit& edit, const Viewer& viewer) {
+    // Visibility or existence may change: drop cached public answers once the change is committed (at return).
+    CacheInvalidation invalidate_on_exit{*this};
     if (!viewer.did) return ApiFail(401, "authentication_required", "sign in first");
 
     // Ownership first (403 before any validation message about someone else's track), then validation outside
@@ -538,6 +540,8 @@ ApiResult<json::object> TrackService::Update(std::int64_t id, const TrackEdit& e
 }
 
 ApiResult<void> TrackService::Delete(std::int64_t id, const Viewer& viewer) {
+    // Visibility or existence may change: drop cached public answers once the change is committed (at return).
+    CacheInvalidation invalidate_on_exit{*this};
     if (!viewer.did) return ApiFail(401, "authentication_required", "sign in first");
     std::optional<repos::TrackRow> deleted;
     const std::int64_t now = deps_.clock->NowMicros();
@@ -639,7 +643,38 @@ ApiResult<AudioAccess> TrackService::ResolveAudio(std::string_view file_id, cons
     }
     access.key = MediaKey(kAudioPrefix, access.file_id, access.ext);
     access.mime_type = std::string(AudioMimeType(access.ext));
+    // Cacheable only when the anonymous answer is the same: a published public track references the file.
+    bool public_for_anyone = std::any_of(rows.begin(), rows.end(), [](const repos::TrackRow& r) {
+        return r.publish_state == repos::PublishState::kPublished && r.visibility == repos::Visibility::kPublic;
+    });
+    if (public_for_anyone) RememberPublicAudio(access);
     return access;
+}
+
+TrackService::CacheInvalidation::~CacheInvalidation() { service.ForgetCachedAudio(); }
+
+std::optional<AudioAccess> TrackService::CachedPublicAudio(std::string_view file_id,
+                                                           const std::optional<std::string>& ext) const {
+    std::lock_guard lock(audio_cache_mu_);
+    auto found = audio_cache_.find(std::string(file_id));
+    if (found == audio_cache_.end()) return std::nullopt;
+    if (found->second.expires_at_us <= deps_.clock->NowMicros()) {
+        audio_cache_.erase(found);
+        return std::nullopt;
+    }
+    if (ext && *ext != found->second.access.ext) return std::nullopt;  // the full path answers 400
+    return found->second.access;
+}
+
+void TrackService::RememberPublicAudio(const AudioAccess& access) const {
+    std::lock_guard lock(audio_cache_mu_);
+    if (audio_cache_.size() >= kPublicAudioCacheMaxEntries) audio_cache_.clear();
+    audio_cache_[access.file_id] = CachedAudio{access, deps_.clock->NowMicros() + kPublicAudioCacheTtlUs};
+}
+
+void TrackService::ForgetCachedAudio() const {
+    std::lock_guard lock(audio_cache_mu_);
+    audio_cache_.clear();
 }
 
 ApiResult<ImageAccess> TrackService::ResolveImage(std::string_view name) {

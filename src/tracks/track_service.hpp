@@ -22,9 +22,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -154,14 +156,36 @@ class TrackService {
     // 400 invalid_id for anything else; 404 when no images row or the extension differs.
     ApiResult<ImageAccess> ResolveImage(std::string_view name);
 
+    // The answer of ResolveAudio for an anonymous viewer when it was public and was computed less than
+    // kPublicAudioCacheTtl ago in this process (non-blocking: callable on an I/O thread). Range requests of one
+    // playback hit this instead of the database. Writes through this service clear the cache; a track deleted or
+    // gated through another instance stays playable here for at most the TTL.
+    std::optional<AudioAccess> CachedPublicAudio(std::string_view file_id, const std::optional<std::string>& ext) const;
+
     // The store holding the audio object (private for gated audio in S3 mode).
     storage::blobs::BlobStore& AudioStoreFor(const AudioAccess& access) const;
     storage::blobs::BlobStore& image_store() const { return *deps_.image_store; }
     const core::Config& config() const { return *deps_.config; }
 
   private:
+    struct CachedAudio {
+        AudioAccess access;
+        std::int64_t expires_at_us = 0;
+    };
+    struct CacheInvalidation {
+        const TrackService& service;
+        ~CacheInvalidation();
+    };
+    void RememberPublicAudio(const AudioAccess& access) const;
+    void ForgetCachedAudio() const;
+
     TrackServiceDeps deps_;
     ViewSettings settings_;
+    mutable std::mutex audio_cache_mu_;
+    mutable std::unordered_map<std::string, CachedAudio> audio_cache_;
 };
+
+inline constexpr std::int64_t kPublicAudioCacheTtlUs = 2'000'000;
+inline constexpr std::size_t kPublicAudioCacheMaxEntries = 4096;
 
 }  // namespace plyr::tracks

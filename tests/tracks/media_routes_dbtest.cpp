@@ -135,6 +135,22 @@ TEST_P(MediaRoutesTest, PublicAudioNeedsNoSessionLookupEvenWithCredentials) {
     EXPECT_EQ(auth_calls_.load(), 1);
 }
 
+TEST_P(MediaRoutesTest, GatingATrackStopsAnonymousPlaybackAtOnceDespiteTheAccessCache) {
+    // A public answer is cached for Range requests; an edit through this instance drops it at commit.
+    EXPECT_EQ(Fetch("GET", Audio(), {{"Range", "bytes=0-9"}}).status, 206);
+    EXPECT_EQ(Fetch("GET", Audio(), {{"Range", "bytes=10-19"}}).status, 206);
+    ASSERT_TRUE(db_->Write([](db::Connection& c) -> Status {
+        auto done = c.Exec("UPDATE artists SET support_url = 'atprotofans' WHERE did = $1", {kAlice});
+        if (!done) return Fail(std::move(done.error()));
+        return Ok();
+    }));
+    auto patched =
+        Fetch("PATCH", "/tracks/" + std::to_string(track_), JsonAs(kAlice), R"({"support_gate":{"type":"any"}})");
+    ASSERT_EQ(patched.status, 200) << patched.body;
+    EXPECT_EQ(Fetch("GET", Audio(), {{"Range", "bytes=0-9"}}).status, 401);
+    EXPECT_EQ(Fetch("GET", Audio(), As(kAlice)).status, 200);
+}
+
 TEST_P(MediaRoutesTest, MissingObjectIs404) {
     AddTrack({.did = kAlice, .n = 3});
     EXPECT_EQ(Fetch("GET", "/audio/" + HexId(0x1003)).status, 404);
