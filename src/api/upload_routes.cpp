@@ -455,6 +455,8 @@ asio::awaitable<Response> HandleUpload(std::shared_ptr<Context> ctx, Request& re
     }
 
     std::optional<EnqueueOutcome> outcome;
+    std::string handoff_key;  // S3 mode: the private-bucket copy of the staged audio
+    jobs::JobSpec spec;
     if (!failure) {
         json::object audio{{"path", sink.audio.path.string()},
                            {"format", media::AudioFormatName(audio_format)},
@@ -477,12 +479,27 @@ asio::awaitable<Response> HandleUpload(std::shared_ptr<Context> ctx, Request& re
                              {"fields", fields->ToJson()},
                              {"warnings", std::move(warning_array)},
                              {"uploaded_at_us", ctx->clock.NowMicros()}};
-        jobs::JobSpec spec;
         spec.type = std::string(kUploadJobType);
         spec.payload_json = json::serialize(payload);
         spec.owner_did = did;
         spec.idempotency_key = idempotency_key;
         spec.max_attempts = 2;  // product.md §6.16: an upload is resumed once (a crash), never retried in a loop
+        if (storage::blobs::BlobStore* handoff = ctx->options.handoff_store) {
+            // The object exists before the job can be claimed anywhere; it is removed again unless a new job owns it.
+            spec.id = core::RandomUuid();
+            handoff_key = "staging/" + *spec.id;
+            auto put = co_await net::Offload(
+                ctx->pool, [&] { return handoff->PutFile(handoff_key, sink.audio.path, "application/octet-stream"); });
+            if (!put) {
+                log::Error("upload.handoff_failed",
+                           {{"request_id", request.request_id}, {"error", put.error().ToString()}});
+                failure = put.error().code == ErrorCode::kStorageFull
+                              ? http::ErrorResponse(507, "insufficient_storage", "the server is out of storage")
+                              : http::ErrorResponse(503, "service_unavailable", "storage is unavailable, try again");
+            }
+        }
+    }
+    if (!failure) {
         auto done = co_await net::Offload(ctx->pool, [&]() -> Result<EnqueueOutcome> {
             EnqueueOutcome out;
             auto st = ctx->db.Write([&](storage::db::Connection& tx) -> Status {
@@ -527,6 +544,11 @@ asio::awaitable<Response> HandleUpload(std::shared_ptr<Context> ctx, Request& re
 
     // A new job owns the staging directory; every other outcome (failure, idempotent replay) removes it.
     bool keep = outcome && outcome->enqueued && !outcome->enqueued->existing;
+    if (!keep && !handoff_key.empty()) {
+        auto removed =
+            co_await net::Offload(ctx->pool, [&] { return ctx->options.handoff_store->Delete(handoff_key); });
+        if (!removed) log::Error("upload.handoff_cleanup_failed", {{"error", removed.error().ToString()}});
+    }
     if (!keep) {
         sink.CloseAll();
         auto removed = co_await net::Offload(ctx->pool, [&] { return ctx->staging.Remove(dir); });

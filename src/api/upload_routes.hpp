@@ -30,6 +30,7 @@
 #include "http/rate_limit.hpp"
 #include "http/router.hpp"
 #include "net/offload.hpp"
+#include "storage/blobs/blob_store.hpp"
 #include "storage/db/db.hpp"
 #include "tracks/staging.hpp"
 
@@ -43,6 +44,10 @@ struct UploadRoutesOptions {
     std::vector<std::string> credentialed_origins;   // CSRF: origin of PUBLIC_URL + CORS_ALLOWED_ORIGINS
     std::uint64_t max_upload_bytes = 1536ULL << 20;  // MAX_UPLOAD_SIZE_MB: the audio file; the body may be 1 MiB more
     std::uint64_t max_image_bytes = 20ULL << 20;     // MAX_IMAGE_SIZE_MB
+    // S3 mode (product.md §6.4 step 6): the private bucket. The staged audio is put there as staging/<job id>
+    // before the job is enqueued (under that caller-chosen id), so a `plyr worker` on another machine can fetch it.
+    // Null (local storage): the staged directory is the hand-off.
+    storage::blobs::BlobStore* handoff_store = nullptr;
     // Wakes the in-process job workers after an upload job is committed (WorkerPool::Notify); may be empty.
     std::function<void()> notify_workers;
     // SSE pacing (product.md §4.1): poll the job this often (≤ 4 events/s), resend the state at least this often

@@ -240,6 +240,7 @@ int RunServe(const ServeOptions& options) {
     }
     api::UploadRoutesOptions upload_options = api::UploadRoutesOptionsFromConfig(*config);
     upload_options.limiter = *limiter;
+    if (config->storage_kind == core::StorageKind::kS3) upload_options.handoff_store = app->private_store.get();
     jobs::WorkerPool* worker_pool = nullptr;  // set below when workers run in this process
     upload_options.notify_workers = [&worker_pool] {
         if (worker_pool != nullptr) worker_pool->Notify();

@@ -136,6 +136,16 @@ std::int64_t DefaultJitter(std::int64_t ceiling) {
     return dist(rng);
 }
 
+bool IsLowerUuid(std::string_view id) {
+    if (id.size() != 36) return false;
+    for (std::size_t i = 0; i < id.size(); ++i) {
+        char c = id[i];
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
+    return true;
+}
+
 Status ValidateSpec(const JobSpec& spec) {
     if (!IsValidJobType(spec.type)) {
         return Fail(ErrorCode::kInvalidArgument, "invalid job type", "type must be 1..64 chars of [a-z0-9_.-]");
@@ -145,6 +155,7 @@ Status ValidateSpec(const JobSpec& spec) {
     if (spec.idempotency_key && !spec.owner_did) {
         return Fail(ErrorCode::kInvalidArgument, "idempotency_key needs owner_did");
     }
+    if (spec.id && !IsLowerUuid(*spec.id)) return Fail(ErrorCode::kInvalidArgument, "job id must be a lowercase uuid");
     return Ok();
 }
 
@@ -230,12 +241,17 @@ Result<Enqueued> Enqueue(db::Connection& tx, const JobSpec& spec, const core::Cl
     // usable. A conflict is the live dedupe_key (or, astronomically rarely, a repeated uuid): look it up; if it
     // finished in between, insert again.
     for (int round = 0; round < 3; ++round) {
-        const std::string id = core::RandomUuid();
+        const std::string id = spec.id ? *spec.id : core::RandomUuid();
         auto rows = tx.Query(
             insert, {id, spec.type, Opt(spec.owner_did), *payload, Int(spec.max_attempts),
                      Int(spec.run_after.value_or(now)), Opt(spec.dedupe_key), Opt(spec.idempotency_key), Int(now)});
         if (!rows) return Fail(std::move(rows.error()));
         if (!rows->empty()) return Enqueued{rows->front().Text("id"), false};
+        if (spec.id) {
+            auto taken = tx.Query(fmt::format("SELECT 1 FROM jobs WHERE id = {}", IdParam(backend, 1)), {*spec.id});
+            if (!taken) return Fail(std::move(taken.error()));
+            if (!taken->empty()) return Fail(ErrorCode::kAlreadyExists, "a job with this id exists");
+        }
         if (!spec.dedupe_key) continue;
         auto live = tx.Query(fmt::format("SELECT {} FROM jobs WHERE dedupe_key = $1 AND status IN ('pending', "
                                          "'running') LIMIT 1",

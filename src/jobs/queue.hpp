@@ -48,6 +48,10 @@ bool IsValidJobType(std::string_view type);
 inline constexpr std::size_t kMaxPayloadBytes = 256 * 1024;
 
 struct JobSpec {
+    // Caller-chosen id (a lowercase hyphenated UUID), for work that must name the job before it is claimable (an
+    // upload hands its file to shared storage under the job id first). Unset = a fresh random UUID. An id that
+    // already exists → kAlreadyExists; a malformed one → kInvalidArgument.
+    std::optional<std::string> id;
     std::string type;
     std::string payload_json = "{}";  // any valid JSON, ≤ kMaxPayloadBytes
     std::optional<std::string> owner_did;

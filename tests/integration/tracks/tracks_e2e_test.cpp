@@ -2,6 +2,7 @@
 // lives in their PDS and validates; edits and deletes reach the PDS; hostile files are refused cleanly and leave
 // nothing behind. Everything runs through the real `plyr serve` against the local reference PDS.
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -469,21 +470,81 @@ class TracksE2EScaleOut : public TracksE2E {
             return {};
         }
         s3_ = s3;
-        return {{"DATABASE_URL", *pg},
-                {"STORAGE_BACKEND", "s3"},
-                {"R2_ENDPOINT_URL", s3_},
-                {"S3_FORCE_PATH_STYLE", "true"},
-                {"S3_REGION", "us-east-1"},
-                {"AWS_ACCESS_KEY_ID", "S3RVER"},
-                {"AWS_SECRET_ACCESS_KEY", "S3RVER"},
-                {"R2_BUCKET", "plyr-audio"},
-                {"R2_PRIVATE_BUCKET", "plyr-private"},
-                {"R2_IMAGE_BUCKET", "plyr-images"},
-                {"R2_PUBLIC_BUCKET_URL", s3_ + "/plyr-audio"},
-                {"R2_PUBLIC_IMAGE_BUCKET_URL", s3_ + "/plyr-images"}};
+        backend_env_ = {{"DATABASE_URL", *pg},
+                        {"STORAGE_BACKEND", "s3"},
+                        {"R2_ENDPOINT_URL", s3_},
+                        {"S3_FORCE_PATH_STYLE", "true"},
+                        {"S3_REGION", "us-east-1"},
+                        {"AWS_ACCESS_KEY_ID", "S3RVER"},
+                        {"AWS_SECRET_ACCESS_KEY", "S3RVER"},
+                        {"R2_BUCKET", "plyr-audio"},
+                        {"R2_PRIVATE_BUCKET", "plyr-private"},
+                        {"R2_IMAGE_BUCKET", "plyr-images"},
+                        {"R2_PUBLIC_BUCKET_URL", s3_ + "/plyr-audio"},
+                        {"R2_PUBLIC_IMAGE_BUCKET_URL", s3_ + "/plyr-images"}};
+        return backend_env_;
     }
     std::string s3_;
+    Env backend_env_;
 };
+
+// `plyr serve` without in-process workers and a `plyr worker` with its own DATA_DIR (another machine): the upload is
+// handed over through the private bucket (staging/<job id>, product.md §6.4 step 6) and published by the worker.
+class TracksE2ESeparateWorker : public TracksE2EScaleOut {
+  protected:
+    Env BackendEnv() override {
+        Env env = TracksE2EScaleOut::BackendEnv();
+        if (IsSkipped()) return env;
+        auto key = RunProcess({PlyrBinary(), "keygen", "encryption-key"}, ToolEnv(), {}, 30s);
+        EXPECT_EQ(key.exit_code, 0) << key.err;
+        std::string value = key.out;
+        while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+        env["OAUTH_ENCRYPTION_KEY"] = value;  // both processes decrypt the same sessions
+        env["WORKER_IN_PROCESS"] = "false";
+        worker_env_ = env;
+        return env;
+    }
+    Env worker_env_;
+};
+
+TEST_F(TracksE2ESeparateWorker, AnUploadIsPublishedByAWorkerOnAnotherMachine) {
+    Env env = testnet_env_;
+    for (const auto& [k, v] : worker_env_) env[k] = v;
+    env["DATA_DIR"] = dir_.str() + "/worker-data";
+    env["WORKER_IN_PROCESS"] = "true";
+    env["JOB_LEASE_SECONDS"] = "5";
+    env["PUBLIC_URL"] = Url();
+    env["LOG_FORMAT"] = "json";
+    env["PATH"] = ToolEnv().at("PATH");
+    ChildProcess worker;
+    ASSERT_TRUE(worker.Start({PlyrBinary(), "worker"}, env));
+    ASSERT_TRUE(worker.WaitForStderr("worker.started", 30s)) << worker.stderr_text();
+
+    fs::path file = MakeAudio(fixtures_, Formats()[5], 1234);  // aiff: the worker also makes the rendition
+    auto done = UploadAndFinish(file, "handed over");
+    ASSERT_EQ(Str(done, "status"), "completed") << boost::json::serialize(done) << worker.stderr_text();
+    auto track = browser_->Get("/tracks/" + std::to_string(Int(done, "track_id")));
+    ASSERT_TRUE(track);
+    auto json = track->Json();
+    EXPECT_EQ(Str(json, "publish_state"), "published") << track->body;
+    EXPECT_EQ(Str(json, "file_type"), "mp3");
+    auto record = PdsRecord(Str(json, "atproto_record_uri"));
+    ASSERT_TRUE(record);
+    EXPECT_EQ(record->status, 200) << record->body;
+    // The hand-off object is gone once the job ended; the serving machine's staging directory too (its sweep), and
+    // nothing of the upload stays in the worker's.
+    WebClient bucket;
+    auto handoff = bucket.Get(s3_ + "/plyr-private/staging/" + Str(done, "id"));
+    ASSERT_TRUE(handoff);
+    EXPECT_EQ(handoff->status, 404);
+    fs::path worker_staging = fs::path(dir_.str()) / "worker-data" / "staging";
+    std::size_t leftovers = fs::exists(worker_staging)
+                                ? static_cast<std::size_t>(std::distance(fs::directory_iterator(worker_staging), {}))
+                                : 0;
+    EXPECT_EQ(leftovers, 0u);
+    worker.Signal(SIGTERM);
+    EXPECT_TRUE(worker.Wait(30s));
+}
 
 TEST_F(TracksE2EScaleOut, UploadsPublishAndAudioRedirectsToTheBucketOnPostgresAndS3) {
     std::vector<std::string> uris;

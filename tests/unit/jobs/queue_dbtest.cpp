@@ -83,6 +83,27 @@ TEST_P(QueueDbTest, EnqueueCommitsTogetherWithTheCallersTransaction) {
     EXPECT_FALSE(v.completed_at);
 }
 
+TEST_P(QueueDbTest, EnqueueTakesACallerChosenIdOnce) {
+    JobSpec spec = Spec();
+    spec.id = "0b6f3a2e-9c1d-4e5f-8a7b-112233445566";
+    auto first = Enqueue(db(), spec, clock_);
+    ASSERT_TRUE(first) << first.error().ToString();
+    EXPECT_EQ(first->id, *spec.id);
+    EXPECT_FALSE(first->existing);
+    auto view = Get(db(), *spec.id);
+    ASSERT_TRUE(view);
+    EXPECT_EQ(view->status, JobStatus::kPending);
+    auto again = Enqueue(db(), spec, clock_);
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
+    for (const char* bad : {"0B6F3A2E-9C1D-4E5F-8A7B-112233445566", "not-a-uuid", ""}) {
+        spec.id = bad;
+        auto refused = Enqueue(db(), spec, clock_);
+        ASSERT_FALSE(refused) << bad;
+        EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument) << bad;
+    }
+}
+
 TEST_P(QueueDbTest, EnqueueRejectsBadTypeJsonAndAttempts) {
     auto bad_type = Enqueue(db(), Spec("Upload Job"), clock_);
     ASSERT_FALSE(bad_type);
