@@ -225,10 +225,16 @@ TEST(Serve, ServesTheWebAppWithSpaFallbackAndApiNotFound) {
     EXPECT_EQ(page->Header("cache-control"), "no-cache");
     EXPECT_FALSE(page->Header("content-security-policy").empty());
 
-    auto api = server.Get("/tracks/does-not-exist", {{"Accept", "text/html"}});
+    // An unknown path under an API prefix is JSON 404, never the web app (a malformed id in an id position is
+    // 400 invalid_id instead: /tracks/does-not-exist).
+    auto api = server.Get("/tracks/1/no-such-thing", {{"Accept", "text/html"}});
     ASSERT_TRUE(api);
     EXPECT_EQ(api->status, 404);
     EXPECT_EQ(Json(*api).at("error").as_string(), "not_found");
+    auto bad_id = server.Get("/tracks/does-not-exist", {{"Accept", "text/html"}});
+    ASSERT_TRUE(bad_id);
+    EXPECT_EQ(bad_id->status, 400);
+    EXPECT_EQ(Json(*bad_id).at("error").as_string(), "invalid_id");
 
     auto traversal = server.Get("/..%2f..%2fetc%2fpasswd");
     ASSERT_TRUE(traversal);
