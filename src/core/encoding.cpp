@@ -1,5 +1,7 @@
 #include "core/encoding.hpp"
 
+#include <cctype>
+
 #include <stdexcept>
 
 #include <openssl/evp.h>
@@ -160,6 +162,21 @@ std::string RandomBytes(std::size_t count) {
 }
 
 std::string RandomHex(std::size_t byte_count) { return HexEncode(RandomBytes(byte_count)); }
+
+std::optional<std::string> CanonicalUuid(std::string_view text) {
+    if (text.size() != 36) return std::nullopt;
+    std::string out(text);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        char ch = out[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (ch != '-') return std::nullopt;
+            continue;
+        }
+        if (!std::isxdigit(static_cast<unsigned char>(ch))) return std::nullopt;
+        out[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    return out;
+}
 
 std::string RandomUuid() {
     std::string bytes = RandomBytes(16);

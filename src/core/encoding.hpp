@@ -42,5 +42,9 @@ std::string RandomBytes(std::size_t count);
 std::string RandomHex(std::size_t byte_count);
 // RFC 4122 version 4, lowercase with hyphens.
 std::string RandomUuid();
+// Lowercase canonical text of a hyphenated UUID (any hex case accepted), or nullopt for anything else. Ids from
+// requests pass through this before they reach a query: PostgreSQL's uuid parser must never see a malformed one,
+// and SQLite compares the stored lowercase text.
+std::optional<std::string> CanonicalUuid(std::string_view text);
 
 }  // namespace plyr::core

@@ -136,15 +136,8 @@ std::int64_t DefaultJitter(std::int64_t ceiling) {
     return dist(rng);
 }
 
-bool IsLowerUuid(std::string_view id) {
-    if (id.size() != 36) return false;
-    for (std::size_t i = 0; i < id.size(); ++i) {
-        char c = id[i];
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    }
-    return true;
-}
+// Stored ids are lowercase: a caller-chosen id must already be canonical.
+bool IsLowerUuid(std::string_view id) { return core::CanonicalUuid(id) == id; }
 
 Status ValidateSpec(const JobSpec& spec) {
     if (!IsValidJobType(spec.type)) {

@@ -5,30 +5,17 @@
 
 #include <fmt/format.h>
 
+#include "core/encoding.hpp"
+
 namespace plyr::storage::repos {
 namespace {
+
+using core::CanonicalUuid;
 
 bool IsPg(const db::Connection& c) { return c.backend() == db::Backend::kPostgres; }
 
 std::string Uuid(const db::Connection& c, int n) {
     return IsPg(c) ? fmt::format("${}::uuid", n) : fmt::format("${}", n);
-}
-
-// Lowercase canonical UUID text, or nullopt: a malformed id must not reach PostgreSQL's uuid parser, and
-// SQLite compares text.
-std::optional<std::string> CanonicalUuid(std::string_view text) {
-    if (text.size() != 36) return std::nullopt;
-    std::string out(text);
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        char ch = out[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (ch != '-') return std::nullopt;
-            continue;
-        }
-        if (!std::isxdigit(static_cast<unsigned char>(ch))) return std::nullopt;
-        out[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    }
-    return out;
 }
 
 }  // namespace

@@ -17,6 +17,8 @@
 namespace plyr::storage::repos {
 namespace {
 
+using core::CanonicalUuid;
+
 using db::Backend;
 
 constexpr int kMaxPageSize = 100;
@@ -49,23 +51,6 @@ std::string JsonTextList(const std::vector<std::string>& items) {
     boost::json::array a;
     for (const auto& s : items) a.emplace_back(s);
     return boost::json::serialize(a);
-}
-
-// Lowercase canonical UUID text, or nullopt (a malformed UUID must not reach PostgreSQL's uuid parser, and
-// SQLite compares text: the ids plyr stores are lowercase).
-std::optional<std::string> CanonicalUuid(std::string_view text) {
-    if (text.size() != 36) return std::nullopt;
-    std::string out(text);
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        char ch = out[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (ch != '-') return std::nullopt;
-            continue;
-        }
-        if (!std::isxdigit(static_cast<unsigned char>(ch))) return std::nullopt;
-        out[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    }
-    return out;
 }
 
 Result<db::Value> UuidValue(const std::optional<std::string>& v, std::string_view what) {
