@@ -21,39 +21,11 @@ constexpr std::string_view kColumns =
 
 constexpr std::string_view kLive = "status IN ('pending', 'in_flight', 'blocked_auth')";
 
-Result<OutboxEntry> FromRow(const db::Row& row) {
-    OutboxEntry e;
-    e.id = row.Int("id");
-    e.did = row.Text("did");
-    e.collection = row.Text("collection");
-    e.rkey = row.Text("rkey");
-    auto op = ParseWriteOp(row.Text("op"));
-    auto status = ParseOutboxStatus(row.Text("status"));
-    if (!op || !status) {
-        return Fail(ErrorCode::kInternal, "corrupt outbox row", fmt::format("pds_outbox id {}", e.id));
-    }
-    e.op = *op;
-    e.status = *status;
-    e.entity_type = row.Text("entity_type");
-    e.entity_id = row.Text("entity_id");
-    e.attempts = static_cast<int>(row.Int("attempts"));
-    e.next_attempt_at = row.Int("next_attempt_at");
-    e.lease_owner = row.OptText("lease_owner");
-    e.lease_until = row.OptInt("lease_until");
-    if (auto s = row.OptInt("last_status")) e.last_status = static_cast<int>(*s);
-    e.last_error = row.OptText("last_error");
-    e.result_uri = row.OptText("result_uri");
-    e.result_cid = row.OptText("result_cid");
-    e.created_at = row.Int("created_at");
-    e.updated_at = row.Int("updated_at");
-    return e;
-}
-
 Result<std::vector<OutboxEntry>> FromRows(const db::Rows& rows) {
     std::vector<OutboxEntry> out;
     out.reserve(rows.size());
     for (const auto& row : rows) {
-        auto e = FromRow(row);
+        auto e = OutboxEntryFromRow(row);
         if (!e) return Fail(std::move(e.error()));
         out.push_back(std::move(*e));
     }
@@ -95,12 +67,40 @@ Result<std::optional<OutboxEntry>> LiveForUpdate(db::Connection& tx, std::string
                          {std::string(did), std::string(collection), std::string(rkey)});
     if (!rows) return Fail(std::move(rows.error()));
     if (rows->empty()) return std::optional<OutboxEntry>();
-    auto e = FromRow(rows->front());
+    auto e = OutboxEntryFromRow(rows->front());
     if (!e) return Fail(std::move(e.error()));
     return std::optional<OutboxEntry>(std::move(*e));
 }
 
 }  // namespace
+
+Result<OutboxEntry> OutboxEntryFromRow(const db::Row& row) {
+    OutboxEntry e;
+    e.id = row.Int("id");
+    e.did = row.Text("did");
+    e.collection = row.Text("collection");
+    e.rkey = row.Text("rkey");
+    auto op = ParseWriteOp(row.Text("op"));
+    auto status = ParseOutboxStatus(row.Text("status"));
+    if (!op || !status) {
+        return Fail(ErrorCode::kInternal, "corrupt outbox row", fmt::format("pds_outbox id {}", e.id));
+    }
+    e.op = *op;
+    e.status = *status;
+    e.entity_type = row.Text("entity_type");
+    e.entity_id = row.Text("entity_id");
+    e.attempts = static_cast<int>(row.Int("attempts"));
+    e.next_attempt_at = row.Int("next_attempt_at");
+    e.lease_owner = row.OptText("lease_owner");
+    e.lease_until = row.OptInt("lease_until");
+    if (auto s = row.OptInt("last_status")) e.last_status = static_cast<int>(*s);
+    e.last_error = row.OptText("last_error");
+    e.result_uri = row.OptText("result_uri");
+    e.result_cid = row.OptText("result_cid");
+    e.created_at = row.Int("created_at");
+    e.updated_at = row.Int("updated_at");
+    return e;
+}
 
 std::string_view ToString(WriteOp op) { return op == WriteOp::kPut ? "put" : "delete"; }
 
@@ -248,7 +248,7 @@ Result<std::optional<OutboxEntry>> GetEntry(db::Db& db, std::int64_t id) {
         auto rows = c.Query(fmt::format("SELECT {} FROM pds_outbox WHERE id = $1", kColumns), {id});
         if (!rows) return Fail(std::move(rows.error()));
         if (rows->empty()) return std::optional<OutboxEntry>();
-        auto e = FromRow(rows->front());
+        auto e = OutboxEntryFromRow(rows->front());
         if (!e) return Fail(std::move(e.error()));
         return std::optional<OutboxEntry>(std::move(*e));
     });
@@ -262,7 +262,7 @@ Result<std::optional<OutboxEntry>> GetLive(db::Connection& tx, std::string_view 
                          {std::string(did), std::string(collection), std::string(rkey)});
     if (!rows) return Fail(std::move(rows.error()));
     if (rows->empty()) return std::optional<OutboxEntry>();
-    auto e = FromRow(rows->front());
+    auto e = OutboxEntryFromRow(rows->front());
     if (!e) return Fail(std::move(e.error()));
     return std::optional<OutboxEntry>(std::move(*e));
 }
@@ -272,7 +272,7 @@ Result<std::int64_t> Retry(db::Db& db, std::int64_t id, std::int64_t now) {
         auto rows = tx.Query(fmt::format("SELECT {} FROM pds_outbox WHERE id = $1", kColumns), {id});
         if (!rows) return Fail(std::move(rows.error()));
         if (rows->empty()) return Fail(ErrorCode::kNotFound, "no such outbox entry", fmt::format("id {}", id));
-        auto entry = FromRow(rows->front());
+        auto entry = OutboxEntryFromRow(rows->front());
         if (!entry) return Fail(std::move(entry.error()));
         if (entry->status != OutboxStatus::kDead) {
             return Fail(ErrorCode::kConflict, "not_retryable",

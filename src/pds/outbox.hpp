@@ -133,6 +133,9 @@ struct OutboxStats {
 };
 Result<OutboxStats> Stats(db::Db& db, std::int64_t now);
 
+// A pds_outbox row selected with every column (the worker's claim query shares it). kInternal for a corrupt row.
+Result<OutboxEntry> OutboxEntryFromRow(const db::Row& row);
+
 // Deletes done / cancelled entries whose updated_at is older than `before` (cleanup). Returns how many.
 Result<std::int64_t> PurgeFinished(db::Db& db, std::int64_t before);
 

@@ -42,32 +42,6 @@ std::string Describe(const OutboxEntry& e) {
     return fmt::format("{} {} {}/{}/{}", e.id, ToString(e.op), e.did, e.collection, e.rkey);
 }
 
-Result<OutboxEntry> EntryFromRow(const db::Row& row) {
-    OutboxEntry e;
-    e.id = row.Int("id");
-    e.did = row.Text("did");
-    e.collection = row.Text("collection");
-    e.rkey = row.Text("rkey");
-    auto op = ParseWriteOp(row.Text("op"));
-    auto status = ParseOutboxStatus(row.Text("status"));
-    if (!op || !status) return Fail(ErrorCode::kInternal, "corrupt outbox row", fmt::format("id {}", e.id));
-    e.op = *op;
-    e.status = *status;
-    e.entity_type = row.Text("entity_type");
-    e.entity_id = row.Text("entity_id");
-    e.attempts = static_cast<int>(row.Int("attempts"));
-    e.next_attempt_at = row.Int("next_attempt_at");
-    e.lease_owner = row.OptText("lease_owner");
-    e.lease_until = row.OptInt("lease_until");
-    if (auto s = row.OptInt("last_status")) e.last_status = static_cast<int>(*s);
-    e.last_error = row.OptText("last_error");
-    e.result_uri = row.OptText("result_uri");
-    e.result_cid = row.OptText("result_cid");
-    e.created_at = row.Int("created_at");
-    e.updated_at = row.Int("updated_at");
-    return e;
-}
-
 }  // namespace
 
 std::chrono::microseconds BackoffCeiling(int attempts) {
@@ -134,7 +108,7 @@ Result<std::vector<ClaimedEntry>> ClaimDue(db::Db& db, std::string_view worker_i
         std::set<std::string> taken;
         for (const auto& row : *rows) {
             if (static_cast<int>(out.size()) >= limit) break;
-            auto entry = EntryFromRow(row);
+            auto entry = OutboxEntryFromRow(row);
             if (!entry) return Fail(std::move(entry.error()));
             if (busy_dids.contains(entry->did) || taken.contains(entry->did)) continue;
             std::string token = fmt::format("{}#{}", worker_id, core::RandomHex(6));
