@@ -160,6 +160,14 @@ Result<std::vector<TrackViewRow>> LoadViews(db::Connection& conn, const std::vec
     return out;
 }
 
+// The views of a page of rows, in the page's order.
+Result<std::vector<TrackViewRow>> LoadViews(db::Connection& conn, const std::vector<repos::TrackRow>& page) {
+    std::vector<std::int64_t> ids;
+    ids.reserve(page.size());
+    for (const auto& row : page) ids.push_back(row.id);
+    return LoadViews(conn, ids);
+}
+
 json::array ToJsonArray(const std::vector<TrackViewRow>& rows, const ViewContext& context) {
     json::array out;
     for (const auto& row : rows) out.push_back(TrackJson(row, context));
@@ -237,7 +245,7 @@ storage::blobs::BlobStore& TrackService::AudioStoreFor(const AudioAccess& access
 ApiResult<json::object> TrackService::GetTrack(std::int64_t id, const Viewer& viewer) {
     std::optional<TrackViewRow> found;
     auto st = deps_.db->Read([&](db::Connection& conn) -> Status {
-        auto views = LoadViews(conn, {id});
+        auto views = LoadViews(conn, std::vector<std::int64_t>{id});
         if (!views) return Fail(std::move(views.error()));
         if (!views->empty()) found = std::move(views->front());
         return Ok();
@@ -295,9 +303,7 @@ ApiResult<json::object> TrackService::Feed(const FeedParams& params, const Viewe
         if (!page) return Fail(std::move(page.error()));
         has_more = page->has_more;
         next = page->next_cursor;
-        std::vector<std::int64_t> ids;
-        for (const auto& r : page->rows) ids.push_back(r.id);
-        auto views = LoadViews(conn, ids);
+        auto views = LoadViews(conn, page->rows);
         if (!views) return Fail(std::move(views.error()));
         rows = std::move(*views);
         return Ok();
@@ -329,9 +335,7 @@ ApiResult<json::object> TrackService::Mine(const MineParams& params, const Viewe
         auto page = repos::TrackRepository::ListByArtistForOwner(conn, query);
         if (!page) return Fail(std::move(page.error()));
         total = page->total;
-        std::vector<std::int64_t> ids;
-        for (const auto& r : page->rows) ids.push_back(r.id);
-        auto views = LoadViews(conn, ids);
+        auto views = LoadViews(conn, page->rows);
         if (!views) return Fail(std::move(views.error()));
         rows = std::move(*views);
         return Ok();
