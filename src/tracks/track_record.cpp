@@ -66,6 +66,19 @@ std::string Join(std::string_view base, std::string_view path) {
 
 std::string TrackCollection(std::string_view app_namespace) { return fmt::format("{}.track", app_namespace); }
 
+pds::OutboxWrite TrackOutboxWrite(std::string_view app_namespace, std::string_view artist_did, std::string_view rkey,
+                                  std::int64_t track_id, pds::WriteOp op, bool record_exists) {
+    pds::OutboxWrite write;
+    write.did = std::string(artist_did);
+    write.collection = TrackCollection(app_namespace);
+    write.rkey = std::string(rkey);
+    write.op = op;
+    write.entity_type = std::string(kTrackEntityType);
+    write.entity_id = std::to_string(track_id);
+    write.record_exists = record_exists;
+    return write;
+}
+
 std::string CutAtGraphemeBoundary(std::string_view text, std::size_t max_bytes) {
     if (text.size() <= max_bytes && Utf8PrefixLength(text, text.size()) == text.size()) return std::string(text);
     std::size_t limit = Utf8PrefixLength(text, max_bytes);

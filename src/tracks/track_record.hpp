@@ -28,6 +28,7 @@
 #include "atproto/lexicon/catalog.hpp"
 #include "core/config.hpp"
 #include "core/result.hpp"
+#include "pds/outbox.hpp"
 #include "pds/record_source.hpp"
 #include "storage/db/db.hpp"
 
@@ -87,6 +88,11 @@ std::string ImageUrl(const core::Config& config, std::string_view image_id, std:
 // OnWritten stores uri/cid, publish_state published and record_extra (the unmanaged fields of the record built
 // last for that entity). Thread-safe (the last-built map is under a mutex).
 inline constexpr std::string_view kTrackEntityType = "track";
+
+// The outbox write of a track's record: `{ns}.track` at the track's fixed rkey, built at send time by
+// TrackRecordSource (entity "track", id = the track id). record_exists matters for kDelete only.
+pds::OutboxWrite TrackOutboxWrite(std::string_view app_namespace, std::string_view artist_did, std::string_view rkey,
+                                  std::int64_t track_id, pds::WriteOp op, bool record_exists = true);
 
 class TrackRecordSource final : public pds::RecordSource {
   public:

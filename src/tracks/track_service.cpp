@@ -27,8 +27,6 @@ namespace json = boost::json;
 namespace db = storage::db;
 namespace repos = storage::repos;
 
-constexpr std::string_view kEntityTrack = "track";
-
 ApiError NotFound() { return ApiError{404, "not_found", "track not found", ""}; }
 
 ApiError FromField(const FieldError& e) { return ApiError{e.status, e.code, e.message, e.field}; }
@@ -520,14 +518,10 @@ ApiResult<json::object> TrackService::Update(std::int64_t id, const TrackEdit& e
         if (tags) PLYR_TRY_STATUS(repos::TagRepository::SetTrackTags(tx, id, *tags, row.artist_did, now));
         // A failed track was never published and has no record to rewrite; pending ones are about to be.
         if (row.publish_state != repos::PublishState::kFailed) {
-            pds::OutboxWrite write;
-            write.did = row.artist_did;
-            write.collection = TrackCollection(deps_.config->atproto_app_namespace);
-            write.rkey = row.atproto_rkey;
-            write.op = pds::WriteOp::kPut;
-            write.entity_type = std::string(kEntityTrack);
-            write.entity_id = std::to_string(id);
-            auto queued = pds::EnqueueWrite(tx, write, now);
+            auto queued = pds::EnqueueWrite(tx,
+                                            TrackOutboxWrite(deps_.config->atproto_app_namespace, row.artist_did,
+                                                             row.atproto_rkey, id, pds::WriteOp::kPut),
+                                            now);
             if (!queued) return Fail(std::move(queued.error()));
         }
         return Ok();
@@ -558,15 +552,11 @@ ApiResult<void> TrackService::Delete(std::int64_t id, const Viewer& viewer) {
         const auto& row = **track;
         // The delete replaces any live put of this record (pds::EnqueueWrite); a record that was never written
         // just has its never-sent put cancelled.
-        pds::OutboxWrite write;
-        write.did = row.artist_did;
-        write.collection = TrackCollection(deps_.config->atproto_app_namespace);
-        write.rkey = row.atproto_rkey;
-        write.op = pds::WriteOp::kDelete;
-        write.entity_type = std::string(kEntityTrack);
-        write.entity_id = std::to_string(id);
-        write.record_exists = row.atproto_record_uri.has_value();
-        auto queued = pds::EnqueueWrite(tx, write, now);
+        auto queued =
+            pds::EnqueueWrite(tx,
+                              TrackOutboxWrite(deps_.config->atproto_app_namespace, row.artist_did, row.atproto_rkey,
+                                               id, pds::WriteOp::kDelete, row.atproto_record_uri.has_value()),
+                              now);
         if (!queued) return Fail(std::move(queued.error()));
         auto removed = repos::TrackRepository::Delete(tx, id);
         if (!removed) return Fail(std::move(removed.error()));
@@ -599,14 +589,10 @@ ApiResult<void> TrackService::RestoreRecord(std::int64_t id, const Viewer& viewe
         if (!track) return Fail(std::move(track.error()));
         if (!*track || !CanSee(**track, viewer)) return abort.Abort(NotFound());
         if (!Owns(**track, viewer)) return abort.Abort(ApiError{403, "forbidden", "not your track", ""});
-        pds::OutboxWrite write;
-        write.did = (*track)->artist_did;
-        write.collection = TrackCollection(deps_.config->atproto_app_namespace);
-        write.rkey = (*track)->atproto_rkey;
-        write.op = pds::WriteOp::kPut;
-        write.entity_type = std::string(kEntityTrack);
-        write.entity_id = std::to_string(id);
-        auto queued = pds::EnqueueWrite(tx, write, now);
+        auto queued = pds::EnqueueWrite(tx,
+                                        TrackOutboxWrite(deps_.config->atproto_app_namespace, (*track)->artist_did,
+                                                         (*track)->atproto_rkey, id, pds::WriteOp::kPut),
+                                        now);
         if (!queued) return Fail(std::move(queued.error()));
         return Ok();
     });

@@ -648,14 +648,9 @@ std::optional<JobFailure> UploadRun::EnsureObjects() {
 
 Status UploadRun::Defer(const std::string& warning) {
     auto st = db_.Write([&](db::Connection& tx) -> Status {
-        pds::OutboxWrite write;
-        write.did = did_;
-        write.collection = TrackCollection(deps_.config->atproto_app_namespace);
-        write.rkey = rkey_;
-        write.op = pds::WriteOp::kPut;
-        write.entity_type = "track";
-        write.entity_id = std::to_string(track_id_);
-        auto enqueued = pds::EnqueueWrite(tx, write, Now());
+        auto enqueued = pds::EnqueueWrite(
+            tx, TrackOutboxWrite(deps_.config->atproto_app_namespace, did_, rkey_, track_id_, pds::WriteOp::kPut),
+            Now());
         if (!enqueued) return Fail(std::move(enqueued.error()));
         return Ok();
     });
